@@ -1,0 +1,53 @@
+//! The port the cart rules store carts through, and its adapters.
+
+mod dynamodb;
+mod memory;
+
+pub use dynamodb::DynamoCartStore;
+pub use memory::MemoryCartStore;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::cart::{Quantity, StoredCart};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the cart is full")]
+    TooManyLines,
+    #[error("the cart store failed: {0}")]
+    Unavailable(String),
+}
+
+/// Every change is atomic on its own line, so two tabs changing different books at once
+/// both land: no read-modify-write of the whole cart.
+#[async_trait]
+pub trait CartStore: Send + Sync {
+    async fn get(&self, owner: &str) -> Result<Option<StoredCart>, StoreError>;
+
+    /// Sets a line's quantity, adding the line if needed (unless the cart is full).
+    async fn set_line(
+        &self,
+        owner: &str,
+        book_id: &str,
+        quantity: Quantity,
+        now: OffsetDateTime,
+    ) -> Result<StoredCart, StoreError>;
+
+    /// Removes a line if it is there; returns what is left.
+    async fn remove_line(
+        &self,
+        owner: &str,
+        book_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<StoredCart>, StoreError>;
+
+    async fn clear(&self, owner: &str) -> Result<(), StoreError>;
+}
+
+pub fn timestamp(now: OffsetDateTime) -> String {
+    now.replace_nanosecond(0)
+        .unwrap_or(now)
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("UTC timestamps always format")
+}

@@ -1,0 +1,107 @@
+//! One behaviour suite for every `CartStore` adapter: the in-memory one, and the DynamoDB
+//! one against the moto server that `make test` starts (CARTS_TABLE, provisioned from
+//! template.yaml).
+
+use std::sync::Arc;
+
+use cart::cart::{Quantity, MAX_LINES};
+use cart::store::{CartStore, DynamoCartStore, StoreError};
+use time::OffsetDateTime;
+
+async fn dynamo_store() -> DynamoCartStore {
+    let table = std::env::var("CARTS_TABLE")
+        .expect("CARTS_TABLE and AWS_ENDPOINT_URL must point at moto: run `make test`, which starts it");
+    assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "AWS_ENDPOINT_URL must point at moto: run `make test`");
+    DynamoCartStore::new(bookish_shared::dynamo::client().await, table)
+}
+
+fn owner() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn qty(n: i64) -> Quantity {
+    Quantity::parse(n).unwrap()
+}
+
+fn at(seconds: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_795_000_000 + seconds).unwrap()
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test] async fn $name() { super::$name(std::sync::Arc::new(cart::store::MemoryCartStore::default())).await })*
+        }
+        mod dynamodb {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(std::sync::Arc::new(super::dynamo_store().await)).await })*
+        }
+    };
+}
+
+contract!(
+    keeps_lines_in_the_order_they_were_added,
+    removes_lines_and_clears,
+    holds_at_most_fifty_books,
+    concurrent_changes_to_different_books_all_land,
+    carts_belong_to_one_owner,
+);
+
+async fn keeps_lines_in_the_order_they_were_added(store: Arc<dyn CartStore>) {
+    let owner = owner();
+    assert_eq!(store.get(&owner).await.unwrap(), None);
+    store.set_line(&owner, "book-b", qty(1), at(0)).await.unwrap();
+    store.set_line(&owner, "book-a", qty(2), at(1)).await.unwrap();
+    let cart = store.set_line(&owner, "book-b", qty(5), at(2)).await.unwrap();
+    let lines: Vec<(&str, u32)> = cart.lines.iter().map(|l| (l.book_id.as_str(), l.quantity.get())).collect();
+    assert_eq!(lines, [("book-b", 5), ("book-a", 2)]);
+    assert_eq!(cart.updated_at, "2026-11-18T11:06:42Z");
+    assert_eq!(store.get(&owner).await.unwrap(), Some(cart));
+}
+
+async fn removes_lines_and_clears(store: Arc<dyn CartStore>) {
+    let owner = owner();
+    assert_eq!(store.remove_line(&owner, "book-a", at(0)).await.unwrap(), None);
+    store.set_line(&owner, "book-a", qty(1), at(0)).await.unwrap();
+    store.set_line(&owner, "book-b", qty(1), at(1)).await.unwrap();
+    let cart = store.remove_line(&owner, "book-a", at(2)).await.unwrap().unwrap();
+    assert_eq!(cart.book_ids().collect::<Vec<_>>(), ["book-b"]);
+    let unchanged = store.remove_line(&owner, "not-there", at(3)).await.unwrap().unwrap();
+    assert_eq!(unchanged.book_ids().collect::<Vec<_>>(), ["book-b"]);
+    store.clear(&owner).await.unwrap();
+    assert_eq!(store.get(&owner).await.unwrap(), None);
+    store.clear(&owner).await.unwrap();
+}
+
+async fn holds_at_most_fifty_books(store: Arc<dyn CartStore>) {
+    let owner = owner();
+    for i in 0..MAX_LINES {
+        store.set_line(&owner, &format!("book-{i:02}"), qty(1), at(i as i64)).await.unwrap();
+    }
+    assert!(matches!(store.set_line(&owner, "one-too-many", qty(1), at(100)).await, Err(StoreError::TooManyLines)));
+    let cart = store.set_line(&owner, "book-07", qty(3), at(101)).await.unwrap();
+    assert_eq!(cart.lines.len(), MAX_LINES);
+    assert_eq!(cart.lines[7].quantity.get(), 3);
+}
+
+async fn concurrent_changes_to_different_books_all_land(store: Arc<dyn CartStore>) {
+    let owner = owner();
+    let writes = (0..20).map(|i| {
+        let (store, owner) = (store.clone(), owner.clone());
+        tokio::spawn(async move { store.set_line(&owner, &format!("book-{i:02}"), qty(i + 1), at(i)).await })
+    });
+    for write in writes.collect::<Vec<_>>() {
+        write.await.unwrap().unwrap();
+    }
+    let cart = store.get(&owner).await.unwrap().unwrap();
+    let mut ids: Vec<&str> = cart.book_ids().collect();
+    ids.sort();
+    assert_eq!(ids, (0..20).map(|i| format!("book-{i:02}")).collect::<Vec<_>>());
+}
+
+async fn carts_belong_to_one_owner(store: Arc<dyn CartStore>) {
+    let (alice, bob) = (owner(), owner());
+    store.set_line(&alice, "book-a", qty(1), at(0)).await.unwrap();
+    assert_eq!(store.get(&bob).await.unwrap(), None);
+    store.clear(&bob).await.unwrap();
+    assert!(store.get(&alice).await.unwrap().is_some());
+}

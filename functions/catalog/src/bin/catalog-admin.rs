@@ -1,0 +1,16 @@
+//! Lambda entry point for the admin-only catalog writes.
+
+use bookish_shared::auth::Authenticator;
+use bookish_shared::{config, dynamo, http, telemetry};
+use catalog::routes::admin;
+use catalog::store::DynamoBookStore;
+use lambda_http::{service_fn, Error};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let store = DynamoBookStore::new(dynamo::client().await, config::required("BOOKS_TABLE")?);
+    let auth = Authenticator::from_env()?;
+    let (store, auth) = (&store, &auth);
+    lambda_http::run(service_fn(move |req| http::serve(req, move |req| admin::handle(store, auth, req)))).await
+}

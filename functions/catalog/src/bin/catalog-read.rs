@@ -1,0 +1,14 @@
+//! Lambda entry point for the public catalog reads.
+
+use bookish_shared::{config, dynamo, http, telemetry};
+use catalog::routes::read;
+use catalog::store::DynamoBookStore;
+use lambda_http::{service_fn, Error};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let store = DynamoBookStore::new(dynamo::client().await, config::required("BOOKS_TABLE")?);
+    let store = &store;
+    lambda_http::run(service_fn(move |req| http::serve(req, move |req| read::handle(store, req)))).await
+}

@@ -1,0 +1,279 @@
+//! Books, and the parsing that turns client input into a valid one.
+
+use bookish_shared::money::{Currency, Money};
+use bookish_shared::text::fold;
+use bookish_shared::Problem;
+use serde::{Deserialize, Serialize};
+
+pub const MAX_TITLE_CHARS: usize = 300;
+pub const MAX_AUTHOR_CHARS: usize = 200;
+pub const MAX_GENRES: usize = 10;
+pub const MAX_GENRE_CHARS: usize = 50;
+pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
+/// One million dollars, in cents: anything above is a typo, not a book price.
+pub const MAX_PRICE_MINOR_UNITS: i64 = 100_000_000;
+
+/// A book as the API shows it and the store keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Book {
+    pub id: String,
+    pub isbn: Isbn13,
+    pub title: String,
+    pub author: String,
+    pub genres: Vec<String>,
+    pub description: String,
+    pub published_year: i32,
+    pub price: Money,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: u64,
+}
+
+impl Book {
+    /// Where the book sorts in every listing: by folded title, ties broken by id.
+    pub fn position(&self) -> String {
+        format!("{}#{}", fold(&self.title), self.id)
+    }
+
+    pub fn author_key(&self) -> String {
+        fold(&self.author)
+    }
+
+    pub fn genre_keys(&self) -> Vec<String> {
+        self.genres.iter().map(|g| fold(g)).collect()
+    }
+
+    pub fn etag(&self) -> String {
+        bookish_shared::http::etag(self.version)
+    }
+}
+
+/// A validated ISBN-13, kept as its 13 digits.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Isbn13(String);
+
+impl Isbn13 {
+    /// Accepts hyphens and spaces between digits (`978-0-451-52493-5`).
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let digits: String = input.chars().filter(|c| *c != '-' && *c != ' ').collect();
+        if digits.len() != 13 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("'{input}' is not an ISBN-13: it needs exactly 13 digits."));
+        }
+        if !digits.starts_with("978") && !digits.starts_with("979") {
+            return Err(format!("'{input}' is not an ISBN-13: it must start with 978 or 979."));
+        }
+        let sum: u32 =
+            digits.bytes().enumerate().map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 1 } else { 3 }).sum();
+        if !sum.is_multiple_of(10) {
+            return Err(format!("'{input}' is not a valid ISBN-13: its check digit does not match."));
+        }
+        Ok(Self(digits))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Isbn13 {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Isbn13> for String {
+    fn from(isbn: Isbn13) -> String {
+        isbn.0
+    }
+}
+
+/// The body of `POST /v1/books` and `PUT /v1/books/{id}`, as sent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BookInput {
+    pub isbn: String,
+    pub title: String,
+    pub author: String,
+    pub genres: Vec<String>,
+    #[serde(default)]
+    pub description: String,
+    pub published_year: i32,
+    pub price: PriceInput,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceInput {
+    pub amount: i64,
+    pub currency: String,
+}
+
+/// Everything about a book that a client decides: valid by construction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BookDraft {
+    pub isbn: Isbn13,
+    pub title: String,
+    pub author: String,
+    pub genres: Vec<String>,
+    pub description: String,
+    pub published_year: i32,
+    pub price: Money,
+}
+
+impl BookInput {
+    pub fn parse(self, current_year: i32) -> Result<BookDraft, Problem> {
+        let isbn = Isbn13::parse(&self.isbn).map_err(|e| Problem::invalid("isbn", e))?;
+        let title = required_text("title", &self.title, MAX_TITLE_CHARS)?;
+        let author = required_text("author", &self.author, MAX_AUTHOR_CHARS)?;
+        if self.genres.is_empty() || self.genres.len() > MAX_GENRES {
+            return Err(Problem::invalid("genres", format!("Give between 1 and {MAX_GENRES} genres.")));
+        }
+        let mut genres: Vec<String> = Vec::with_capacity(self.genres.len());
+        for (i, genre) in self.genres.iter().enumerate() {
+            let genre = required_text(&format!("genres.{i}"), genre, MAX_GENRE_CHARS)?;
+            if fold(&genre).is_empty() {
+                return Err(Problem::invalid(format!("genres.{i}"), "A genre needs at least one letter or digit."));
+            }
+            if !genres.iter().any(|g| fold(g) == fold(&genre)) {
+                genres.push(genre);
+            }
+        }
+        let description = self.description.trim().to_owned();
+        if description.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err(Problem::invalid(
+                "description",
+                format!("The description is longer than {MAX_DESCRIPTION_CHARS} characters."),
+            ));
+        }
+        if !(1..=current_year + 1).contains(&self.published_year) {
+            return Err(Problem::invalid(
+                "publishedYear",
+                format!("The publication year must be between 1 and {}.", current_year + 1),
+            ));
+        }
+        if self.price.amount < 0 {
+            return Err(Problem::invalid("price.amount", "The price cannot be negative."));
+        }
+        if self.price.amount > MAX_PRICE_MINOR_UNITS {
+            return Err(Problem::invalid(
+                "price.amount",
+                format!("The price cannot exceed {MAX_PRICE_MINOR_UNITS} minor units."),
+            ));
+        }
+        let currency = Currency::parse(&self.price.currency).map_err(|e| Problem::invalid("price.currency", e))?;
+        Ok(BookDraft {
+            isbn,
+            title,
+            author,
+            genres,
+            description,
+            published_year: self.published_year,
+            price: Money::new(self.price.amount, currency),
+        })
+    }
+}
+
+fn required_text(field: &str, value: &str, max_chars: usize) -> Result<String, Problem> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(Problem::invalid(field, format!("{field} cannot be empty.")));
+    }
+    if value.chars().count() > max_chars {
+        return Err(Problem::invalid(field, format!("{field} is longer than {max_chars} characters.")));
+    }
+    Ok(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> BookInput {
+        serde_json::from_value(serde_json::json!({
+            "isbn": "978-0-451-52493-5", "title": " 1984 ", "author": "George Orwell",
+            "genres": ["Dystopian", "dystopian", "Classics"], "publishedYear": 1949,
+            "price": {"amount": 999, "currency": "USD"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn parses_a_valid_book() {
+        let draft = input().parse(2026).unwrap();
+        assert_eq!(draft.isbn.as_str(), "9780451524935");
+        assert_eq!(draft.title, "1984");
+        assert_eq!(draft.genres, ["Dystopian", "Classics"]);
+        assert_eq!(draft.description, "");
+    }
+
+    #[test]
+    fn isbn_checksum_and_prefix_are_checked() {
+        assert!(Isbn13::parse("9780743273565").is_ok());
+        assert!(Isbn13::parse("9791032305690").is_ok());
+        for bad in ["9780743273566", "978074327356", "97807432735650", "1234567890128", "978074327356X", ""] {
+            assert!(Isbn13::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_single_digit_error_is_caught() {
+        let valid = "9780451524935";
+        for i in 0..13 {
+            for d in b'0'..=b'9' {
+                let mut bytes = valid.as_bytes().to_vec();
+                if bytes[i] == d {
+                    continue;
+                }
+                bytes[i] = d;
+                let changed = String::from_utf8(bytes).unwrap();
+                assert!(Isbn13::parse(&changed).is_err(), "{changed}");
+            }
+        }
+    }
+
+    fn field_of(mutate: impl FnOnce(&mut BookInput)) -> Option<String> {
+        let mut input = input();
+        mutate(&mut input);
+        input.parse(2026).unwrap_err().field
+    }
+
+    #[test]
+    fn names_the_invalid_field() {
+        assert_eq!(field_of(|b| b.isbn = "123".into()).as_deref(), Some("isbn"));
+        assert_eq!(field_of(|b| b.title = "   ".into()).as_deref(), Some("title"));
+        assert_eq!(field_of(|b| b.author = "a".repeat(201)).as_deref(), Some("author"));
+        assert_eq!(field_of(|b| b.genres.clear()).as_deref(), Some("genres"));
+        assert_eq!(field_of(|b| b.genres = vec!["x".into(); 11]).as_deref(), Some("genres"));
+        assert_eq!(field_of(|b| b.genres[1] = "".into()).as_deref(), Some("genres.1"));
+        assert_eq!(field_of(|b| b.genres[0] = "!!".into()).as_deref(), Some("genres.0"));
+        assert_eq!(field_of(|b| b.description = "d".repeat(10_001)).as_deref(), Some("description"));
+        assert_eq!(field_of(|b| b.published_year = 2028).as_deref(), Some("publishedYear"));
+        assert_eq!(field_of(|b| b.published_year = 0).as_deref(), Some("publishedYear"));
+        assert_eq!(field_of(|b| b.price.amount = -1).as_deref(), Some("price.amount"));
+        assert_eq!(field_of(|b| b.price.amount = MAX_PRICE_MINOR_UNITS + 1).as_deref(), Some("price.amount"));
+        assert_eq!(field_of(|b| b.price.currency = "usd".into()).as_deref(), Some("price.currency"));
+    }
+
+    #[test]
+    fn positions_sort_by_folded_title_then_id() {
+        let draft = input().parse(2026).unwrap();
+        let book = Book {
+            id: "b1".into(),
+            isbn: draft.isbn,
+            title: "Cien Años de Soledad".into(),
+            author: draft.author,
+            genres: draft.genres,
+            description: draft.description,
+            published_year: 1967,
+            price: draft.price,
+            created_at: String::new(),
+            updated_at: String::new(),
+            version: 1,
+        };
+        assert_eq!(book.position(), "cien anos de soledad#b1");
+        assert_eq!(book.etag(), "\"1\"");
+    }
+}

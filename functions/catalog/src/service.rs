@@ -1,0 +1,195 @@
+//! The catalog's rules, written against the `BookStore` port: nothing here knows HTTP,
+//! Lambda or DynamoDB.
+
+use bookish_shared::text::fold;
+use bookish_shared::{cursor, Problem};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::book::{Book, BookDraft};
+use crate::store::{BookFilter, BookStore, Scope};
+use crate::CatalogError;
+
+pub const DEFAULT_PAGE_SIZE: usize = 20;
+pub const MAX_PAGE_SIZE: usize = 100;
+/// How many books one `ids=` lookup may name.
+pub const MAX_LOOKUP_IDS: usize = 100;
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct BookPage {
+    pub items: Vec<Book>,
+    pub next_cursor: Option<String>,
+}
+
+/// A parsed `GET /v1/books` query: a page of a listing, or a lookup of books by id.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BooksQuery {
+    List(ListQuery),
+    Lookup(Vec<String>),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct ListQuery {
+    pub filter: BookFilter,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+impl BooksQuery {
+    /// Parses the query string parameters (`param` looks one up by name).
+    pub fn parse(param: impl Fn(&str) -> Option<String>) -> Result<Self, Problem> {
+        let Some(ids) = param("ids") else { return ListQuery::parse(param).map(Self::List) };
+        if ["author", "genre", "q", "cursor", "limit"].iter().any(|name| param(name).is_some()) {
+            return Err(Problem::invalid(
+                "ids",
+                "ids looks books up by id; it cannot be combined with other parameters.",
+            ));
+        }
+        let mut unique: Vec<String> = Vec::new();
+        for id in ids.split(',').map(str::trim) {
+            if id.is_empty() {
+                return Err(Problem::invalid(
+                    "ids",
+                    "ids is a comma-separated list of book ids with no empty entries.",
+                ));
+            }
+            if !unique.iter().any(|u| u == id) {
+                unique.push(id.to_owned());
+            }
+        }
+        if unique.len() > MAX_LOOKUP_IDS {
+            return Err(Problem::invalid("ids", format!("Look up at most {MAX_LOOKUP_IDS} books at a time.")));
+        }
+        Ok(Self::Lookup(unique))
+    }
+}
+
+impl ListQuery {
+    fn parse(param: impl Fn(&str) -> Option<String>) -> Result<Self, Problem> {
+        let limit = match param("limit") {
+            None => DEFAULT_PAGE_SIZE,
+            Some(raw) => raw.parse::<usize>().ok().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
+                Problem::invalid(
+                    "limit",
+                    format!("limit must be a whole number from 1 to {MAX_PAGE_SIZE}; got '{raw}'."),
+                )
+            })?,
+        };
+        let folded = |name: &str| -> Result<Option<String>, Problem> {
+            match param(name) {
+                None => Ok(None),
+                Some(raw) => match fold(&raw) {
+                    key if key.is_empty() => {
+                        Err(Problem::invalid(name, format!("{name} needs at least one letter or digit.")))
+                    }
+                    key => Ok(Some(key)),
+                },
+            }
+        };
+        let scope = match (folded("author")?, folded("genre")?) {
+            (Some(_), Some(_)) => {
+                return Err(Problem::invalid("genre", "Filter by author or by genre, not both at once."));
+            }
+            (Some(author), None) => Scope::Author(author),
+            (None, Some(genre)) => Scope::Genre(genre),
+            (None, None) => Scope::All,
+        };
+        let cursor = param("cursor");
+        Ok(Self { filter: BookFilter { scope, title_prefix: folded("q")? }, limit, cursor })
+    }
+}
+
+pub async fn list_books(store: &dyn BookStore, query: &ListQuery) -> Result<BookPage, CatalogError> {
+    let scope = query.filter.cursor_scope();
+    let after = query.cursor.as_deref().map(|c| cursor::decode(&scope, c)).transpose()?;
+    // One extra book tells whether another page exists, so the last page has no cursor.
+    let mut items = store.list(&query.filter, query.limit + 1, after.as_deref()).await?;
+    let next_cursor = if items.len() > query.limit {
+        items.truncate(query.limit);
+        items.last().map(|last| cursor::encode(&scope, &last.position()))
+    } else {
+        None
+    };
+    Ok(BookPage { items, next_cursor })
+}
+
+/// The books with the given ids, in the order asked for; unknown ids are left out.
+pub async fn lookup_books(store: &dyn BookStore, ids: &[String]) -> Result<BookPage, CatalogError> {
+    let mut found = store.get_many(ids).await?;
+    found.sort_by_key(|book| ids.iter().position(|id| id == &book.id));
+    Ok(BookPage { items: found, next_cursor: None })
+}
+
+pub async fn get_book(store: &dyn BookStore, id: &str) -> Result<Book, CatalogError> {
+    store.get(id).await?.ok_or_else(|| CatalogError::NotFound(id.to_owned()))
+}
+
+pub async fn create_book(store: &dyn BookStore, draft: BookDraft, now: OffsetDateTime) -> Result<Book, CatalogError> {
+    let now = timestamp(now);
+    let book = Book {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        isbn: draft.isbn,
+        title: draft.title,
+        author: draft.author,
+        genres: draft.genres,
+        description: draft.description,
+        published_year: draft.published_year,
+        price: draft.price,
+        created_at: now.clone(),
+        updated_at: now,
+        version: 1,
+    };
+    store.insert(&book).await?;
+    Ok(book)
+}
+
+/// Replaces every client-owned field of a book. `permits` is the caller's precondition
+/// on the current ETag (HTTP `If-Match`).
+pub async fn replace_book(
+    store: &dyn BookStore,
+    id: &str,
+    draft: BookDraft,
+    permits: impl Fn(&str) -> bool,
+    now: OffsetDateTime,
+) -> Result<Book, CatalogError> {
+    let current = checked_current(store, id, permits).await?;
+    let next = Book {
+        isbn: draft.isbn,
+        title: draft.title,
+        author: draft.author,
+        genres: draft.genres,
+        description: draft.description,
+        published_year: draft.published_year,
+        price: draft.price,
+        updated_at: timestamp(now),
+        version: current.version + 1,
+        ..current.clone()
+    };
+    store.replace(&current, &next).await?;
+    Ok(next)
+}
+
+pub async fn delete_book(store: &dyn BookStore, id: &str, permits: impl Fn(&str) -> bool) -> Result<(), CatalogError> {
+    let current = checked_current(store, id, permits).await?;
+    Ok(store.delete(&current).await?)
+}
+
+async fn checked_current(
+    store: &dyn BookStore,
+    id: &str,
+    permits: impl Fn(&str) -> bool,
+) -> Result<Book, CatalogError> {
+    let current = get_book(store, id).await?;
+    if !permits(&current.etag()) {
+        return Err(CatalogError::PreconditionFailed(current.etag()));
+    }
+    Ok(current)
+}
+
+fn timestamp(now: OffsetDateTime) -> String {
+    now.replace_nanosecond(0)
+        .unwrap_or(now)
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("UTC timestamps always format")
+}

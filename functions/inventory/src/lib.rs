@@ -1,0 +1,1 @@
+//! Bookish inventory service (in progress).

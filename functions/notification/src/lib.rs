@@ -1,0 +1,1 @@
+//! Bookish notification service (in progress).

@@ -1,0 +1,1 @@
+//! Bookish order service (in progress).

@@ -1,0 +1,30 @@
+//! DynamoDB plumbing shared by the services' adapters.
+
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
+use std::collections::HashMap;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// One SDK client per cold start. Locally `AWS_ENDPOINT_URL` points it at moto.
+pub async fn client() -> aws_sdk_dynamodb::Client {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// Which items of a cancelled transaction failed their condition, by position.
+pub fn failed_conditions(reasons: &[CancellationReason]) -> Vec<usize> {
+    reasons
+        .iter()
+        .enumerate()
+        .filter(|(_, reason)| reason.code() == Some("ConditionalCheckFailed"))
+        .map(|(index, _)| index)
+        .collect()
+}

@@ -1,0 +1,19 @@
+//! What every Bookish service shares: problem+json errors, authentication, configuration,
+//! telemetry, HTTP plumbing and DynamoDB helpers. Services share code, never tables.
+
+pub mod auth;
+#[cfg(feature = "catalog-client")]
+pub mod catalog_client;
+pub mod config;
+pub mod cursor;
+pub mod dynamo;
+pub mod events;
+pub mod http;
+pub mod money;
+pub mod problem;
+#[cfg(feature = "sqs")]
+pub mod sqs;
+pub mod telemetry;
+pub mod text;
+
+pub use problem::{Problem, ProblemKind};

@@ -1,0 +1,317 @@
+"""Provision the local AWS resources in moto from template.yaml.
+
+template.yaml is the only list of resources. Tables, queues and topics go
+through the real SAM transform and moto's CloudFormation; Cognito is created
+with cognito-idp calls (moto's CloudFormation leaves AWS::Cognito::* blank).
+Functions, roles, the HTTP API and log groups are not needed locally:
+`cargo lambda watch` plays the API and the functions.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+
+STACK_NAME = "bookish"
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+# Resource types that moto's CloudFormation creates and the functions use.
+# Add a type here when a service needs it locally (and moto supports it).
+LOCAL_TYPES = {
+    "AWS::DynamoDB::Table",
+    "AWS::SQS::Queue",
+    "AWS::SNS::Topic",
+}
+
+# Users from the contract; the password policy in template.yaml accepts these.
+USERS = {
+    "admin": {"email": "admin@bookish.local", "password": "Bookish-Admin-1!", "groups": ["admin"]},
+    "shopper": {"email": "shopper@bookish.local", "password": "Bookish-Shopper-1!", "groups": []},
+}
+
+
+@dataclass
+class Stack:
+    """What the provisioning produced: physical ids and the functions' env."""
+
+    endpoint: str
+    resources: dict[str, dict] = field(default_factory=dict)  # logical id -> {type, physicalId}
+    function_env: dict[str, str] = field(default_factory=dict)
+    user_pool_id: str = ""
+    user_pool_client_id: str = ""
+    groups: list[str] = field(default_factory=list)
+
+    @property
+    def issuer(self) -> str:
+        return f"https://cognito-idp.{REGION}.amazonaws.com/{self.user_pool_id}"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.endpoint}/{self.user_pool_id}/.well-known/jwks.json"
+
+    def physical(self, rtype: str) -> dict[str, str]:
+        return {k: v["physicalId"] for k, v in self.resources.items() if v["type"] == rtype}
+
+
+def client(service: str, endpoint: str):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+# --------------------------------------------------------------------------
+# Template handling
+# --------------------------------------------------------------------------
+
+def load_template(path: Path) -> dict:
+    """Decode YAML with CloudFormation tags (!Ref, !Sub, ...) into plain JSON data."""
+    from cfnlint.decode import decode
+
+    template, errors = decode(str(path))
+    if errors or template is None:
+        raise SystemExit(f"cannot parse {path}: {errors}")
+    # cfn-lint returns its own node subclasses; round-trip to plain dicts/lists/strs.
+    return json.loads(json.dumps(template))
+
+
+def sam_transform(template: dict) -> dict:
+    """Expand AWS::Serverless::* with the real SAM translator, offline."""
+    from samtranslator.translator.transform import transform
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+    template = copy.deepcopy(template)
+    for res in template.get("Resources", {}).values():
+        if res.get("Type") == "AWS::Serverless::Function":
+            # The translator wants an S3 location; the code never goes anywhere.
+            res.setdefault("Properties", {})["CodeUri"] = "s3://bookish-local/placeholder.zip"
+
+    class NoManagedPolicies:  # the translator asks IAM for managed policy ARNs
+        def load(self):
+            return {}
+
+    return transform(template, {}, NoManagedPolicies())
+
+
+def references(value) -> set[str]:
+    """Logical ids (and pseudo parameters) that a CloudFormation value refers to."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        if "Ref" in value and isinstance(value["Ref"], str):
+            found.add(value["Ref"])
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            found.add(target[0] if isinstance(target, list) else target.split(".")[0])
+        if "Fn::Sub" in value:
+            sub = value["Fn::Sub"]
+            text, local_vars = (sub[0], sub[1]) if isinstance(sub, list) else (sub, {})
+            for name in re.findall(r"\$\{([^!}][^}]*)\}", text):
+                if name not in local_vars:
+                    found.add(name.split(".")[0])
+        for v in value.values():
+            found |= references(v)
+    elif isinstance(value, list):
+        for v in value:
+            found |= references(v)
+    return found
+
+
+def local_template(transformed: dict) -> tuple[dict, dict[str, str], dict]:
+    """Keep the resources moto should create; expose the functions' env as Outputs.
+
+    Returns the template for moto, a map output key -> env var name (moto's own
+    intrinsic-function evaluation resolves !Ref/!GetAtt/!Sub in the functions'
+    Environment to physical names) and the env vars that refer to resources
+    moto does not create (Cognito): those are resolved after create_cognito.
+    """
+    resources = transformed.get("Resources", {})
+    kept = {k: v for k, v in resources.items() if v.get("Type") in LOCAL_TYPES}
+    resolvable = set(kept) | {"AWS::Region", "AWS::AccountId", "AWS::StackName", "AWS::Partition",
+                              "AWS::URLSuffix", "AWS::NoValue"}
+    for name, res in kept.items():
+        missing = references(res) - resolvable
+        if missing:
+            raise SystemExit(f"{name} refers to {sorted(missing)}, which moto does not create locally")
+
+    # cargo lambda watch gives all functions one environment: merge them.
+    seen: dict[str, tuple[str, object]] = {}  # env var -> (function, value)
+    for fname, res in sorted(resources.items()):
+        if res.get("Type") != "AWS::Lambda::Function":
+            continue
+        variables = res.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        for var, value in sorted(variables.items()):
+            if var in seen and seen[var][1] != value:
+                raise SystemExit(f"env var {var} differs between functions {seen[var][0]} and {fname}")
+            seen[var] = (fname, value)
+
+    outputs: dict[str, dict] = {}
+    deferred: dict = {}
+    for i, (var, (_, value)) in enumerate(sorted(seen.items())):
+        if references(value) <= resolvable:
+            outputs[f"Env{i}"] = {"Value": value, "Description": var}
+        else:
+            deferred[var] = value
+
+    local = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": kept}
+    if outputs:
+        local["Outputs"] = outputs
+    return local, {k: v["Description"] for k, v in outputs.items()}, deferred
+
+
+# --------------------------------------------------------------------------
+# Cognito from the template's own properties
+# --------------------------------------------------------------------------
+
+def resolve(value, refs: dict[str, str]):
+    """Evaluate the few intrinsic functions Cognito properties use (Ref, Sub, Join)."""
+    if isinstance(value, list):
+        return [resolve(v, refs) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "Ref" in value:
+        return refs[value["Ref"]]
+    if "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        text, local_vars = (sub[0], sub[1]) if isinstance(sub, list) else (sub, {})
+        names = {**refs, **{k: resolve(v, refs) for k, v in local_vars.items()}}
+        return re.sub(r"\$\{([^!}][^}]*)\}", lambda m: str(names[m.group(1)]), text)
+    if "Fn::Join" in value:
+        sep, parts = value["Fn::Join"]
+        return sep.join(str(p) for p in resolve(parts, refs))
+    if any(k.startswith("Fn::") for k in value):
+        raise SystemExit(f"unsupported intrinsic function in a Cognito property: {value}")
+    return {k: resolve(v, refs) for k, v in value.items()}
+
+
+def api_params(cognito, operation: str, props: dict, renames: dict[str, str] | None = None) -> dict:
+    """Map CloudFormation properties to API parameters (same names, bar renames)."""
+    members = cognito.meta.service_model.operation_model(operation).input_shape.members
+    params = {}
+    for key, value in props.items():
+        key = (renames or {}).get(key, key)
+        if key in members:
+            params[key] = value
+        else:
+            print(f"  note: {operation}: property {key} has no local equivalent; ignored")
+    return params
+
+
+def create_cognito(template: dict, stack: Stack) -> None:
+    cognito = client("cognito-idp", stack.endpoint)
+    resources = template.get("Resources", {})
+    refs = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": STACK_NAME,
+            "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+
+    def of_type(rtype):
+        return [(k, r) for k, r in resources.items() if r.get("Type") == rtype]
+
+    # Order matters: pools, then clients and groups that !Ref their pool.
+    for logical, res in of_type("AWS::Cognito::UserPool"):
+        props = resolve(res.get("Properties", {}), refs)
+        params = api_params(cognito, "CreateUserPool", props, {"UserPoolName": "PoolName"})
+        params.setdefault("PoolName", logical)
+        refs[logical] = cognito.create_user_pool(**params)["UserPool"]["Id"]
+        stack.resources[logical] = {"type": "AWS::Cognito::UserPool", "physicalId": refs[logical]}
+    for logical, res in of_type("AWS::Cognito::UserPoolClient"):
+        props = resolve(res.get("Properties", {}), refs)
+        params = api_params(cognito, "CreateUserPoolClient", props)
+        params.setdefault("ClientName", logical)
+        refs[logical] = cognito.create_user_pool_client(**params)["UserPoolClient"]["ClientId"]
+        stack.resources[logical] = {"type": "AWS::Cognito::UserPoolClient", "physicalId": refs[logical]}
+    for logical, res in of_type("AWS::Cognito::UserPoolGroup"):
+        props = resolve(res.get("Properties", {}), refs)
+        params = api_params(cognito, "CreateGroup", props)
+        cognito.create_group(**params)
+        stack.groups.append(params["GroupName"])
+        stack.resources[logical] = {"type": "AWS::Cognito::UserPoolGroup", "physicalId": params["GroupName"]}
+
+    pools = stack.physical("AWS::Cognito::UserPool")
+    clients = stack.physical("AWS::Cognito::UserPoolClient")
+    if len(pools) != 1 or len(clients) != 1:
+        raise SystemExit(f"expected one user pool and one client in the template, got {pools} / {clients}")
+    stack.user_pool_id = next(iter(pools.values()))
+    stack.user_pool_client_id = next(iter(clients.values()))
+
+    # Users: SignUp exercises the pool's password policy, as a real sign-up would.
+    for user in USERS.values():
+        cognito.sign_up(
+            ClientId=stack.user_pool_client_id,
+            Username=user["email"],
+            Password=user["password"],
+            UserAttributes=[{"Name": "email", "Value": user["email"]}],
+        )
+        cognito.admin_confirm_sign_up(UserPoolId=stack.user_pool_id, Username=user["email"])
+        for group in user["groups"]:
+            cognito.admin_add_user_to_group(UserPoolId=stack.user_pool_id, Username=user["email"], GroupName=group)
+
+
+def sign_in(endpoint: str, client_id: str, email: str, password: str) -> dict:
+    """USER_PASSWORD_AUTH sign-in; returns the AuthenticationResult (IdToken, AccessToken, ...)."""
+    cognito = client("cognito-idp", endpoint)
+    return cognito.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": password},
+    )["AuthenticationResult"]
+
+
+def function_binaries(template: dict) -> dict[str, str]:
+    """Logical id -> binary name (Metadata.BuildProperties.Binary) of each function."""
+    return {
+        logical: res.get("Metadata", {}).get("BuildProperties", {}).get("Binary", logical)
+        for logical, res in template.get("Resources", {}).items()
+        if res.get("Type") == "AWS::Serverless::Function"
+    }
+
+
+# --------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------
+
+def provision(template_path: Path, endpoint: str) -> Stack:
+    """Create everything in a freshly reset moto and return the physical names."""
+    template = load_template(template_path)
+    local, env_outputs, deferred = local_template(sam_transform(template))
+    stack = Stack(endpoint=endpoint)
+
+    cfn = client("cloudformation", endpoint)
+    cfn.create_stack(StackName=STACK_NAME, TemplateBody=json.dumps(local))
+    described = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+    if described["StackStatus"] != "CREATE_COMPLETE":
+        raise SystemExit(f"local stack: {described['StackStatus']} {described.get('StackStatusReason', '')}")
+    paginator = cfn.get_paginator("list_stack_resources")
+    for page in paginator.paginate(StackName=STACK_NAME):
+        for res in page["StackResourceSummaries"]:
+            stack.resources[res["LogicalResourceId"]] = {
+                "type": res["ResourceType"],
+                "physicalId": res["PhysicalResourceId"],
+            }
+    for out in described.get("Outputs", []):
+        if out["OutputKey"] in env_outputs:
+            stack.function_env[env_outputs[out["OutputKey"]]] = out["OutputValue"]
+
+    create_cognito(template, stack)
+
+    # Env vars naming Cognito resources, or functions (locally a function is its
+    # binary: the name cargo lambda watch's Invoke API answers to), or anything
+    # else moto's CloudFormation did not create: resolve against what we know.
+    refs = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": STACK_NAME,
+            **function_binaries(template),
+            **{k: v["physicalId"] for k, v in stack.resources.items()}}
+    for var, value in deferred.items():
+        try:
+            stack.function_env[var] = str(resolve(value, refs))
+        except (KeyError, SystemExit):
+            print(f"  note: function env {var} = {value} cannot be resolved locally; not set")
+    return stack

@@ -1,0 +1,444 @@
+#!/usr/bin/env python3
+"""Run Bookish locally: moto for the AWS APIs, `cargo lambda watch` for the HTTP API.
+
+  dev    moto :5050, provision, watch :9000, seed; stays in the foreground,
+         Ctrl-C stops everything.
+  test   moto :5051, provision, cargo test, watch :9001, seed, pytest; then
+         stops everything. Exit status is non-zero on any failure.
+  up     like dev but returns, leaving moto and watch running (see `down`).
+  down   stop what `up`/`dev` left running.
+  token  print a fresh IdToken (or --access token) for a seeded user.
+
+Every run resets moto (POST /moto-api/reset) and provisions from template.yaml
+again: state is always exactly what the template and the seed file say, and
+a re-run against a moto that is still up works. Runtime files live in
+.local/<name>/ (moto.log, watch.log, pids, stack.json, functions.env, env.sh).
+Run it with the project venv's python (the Makefile does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import procs
+import provision
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+PROFILES = {"dev": (5050, 9000), "test": (5051, 9001)}  # name -> (moto port, API port)
+API_WAIT_SECONDS = 15 * 60  # the first debug build of the AWS SDK takes minutes on 2 cores
+
+
+class Failure(Exception):
+    """A step failed; the message says which and why."""
+
+
+@dataclass
+class Local:
+    name: str
+    moto_port: int
+    api_port: int
+
+    @property
+    def dir(self) -> Path:
+        return ROOT / ".local" / self.name
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.moto_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def moto_on_port(self) -> str:
+        """Command-line text of a moto listening where this run wants it."""
+        return f"moto_server -H 127.0.0.1 -p {self.moto_port}"
+
+
+# Command-line text that identifies our processes behind a pid file (whatever their port).
+MOTO_MARKER = "moto_server -H 127.0.0.1"
+WATCH_MARKER = "lambda watch -A 127.0.0.1"
+
+
+def log(msg: str) -> None:
+    print(f"==> {msg}", flush=True)
+
+
+def http(method: str, url: str, body: bytes | None = None, headers: dict | None = None,
+         timeout: float = 10) -> tuple[int, bytes]:
+    """One HTTP request; returns (status, body) for any HTTP answer, raises OSError otherwise."""
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+# --------------------------------------------------------------------------
+# moto
+# --------------------------------------------------------------------------
+
+def start_moto(local: Local) -> None:
+    """Start moto, or reuse the one a previous run of ours left on this port; then reset it."""
+    pidfile = local.dir / "moto.pid"
+    if procs.port_open(local.moto_port):
+        if procs.recorded(pidfile, local.moto_on_port) is None:
+            raise Failure(f"port {local.moto_port} is taken by a process this script did not start; "
+                          "stop it or pass --moto-port")
+        log(f"reusing moto on {local.endpoint}")
+    else:
+        procs.stop(pidfile, MOTO_MARKER)  # a hung leftover, or one on another port
+        log_path = local.dir / "moto.log"
+        log_path.unlink(missing_ok=True)
+        argv = [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(local.moto_port)]
+        proc = procs.start(argv, pidfile, log_path, dict(os.environ), ROOT)
+        log(f"starting moto on {local.endpoint} (log {log_path.relative_to(ROOT)})")
+        deadline = time.monotonic() + 60
+        while not moto_answers(local):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise Failure(f"moto did not start:\n{procs.tail(log_path)}")
+            time.sleep(0.3)
+    status, _ = http("POST", f"{local.endpoint}/moto-api/reset")
+    if status != 200:
+        raise Failure(f"moto reset answered {status}")
+
+
+def moto_answers(local: Local) -> bool:
+    try:
+        return http("GET", f"{local.endpoint}/moto-api/", timeout=2)[0] == 200
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------
+# Stack description and environments
+# --------------------------------------------------------------------------
+
+def describe(local: Local, stack: provision.Stack) -> dict:
+    """The contents of stack.json: what tests and people need to reach the stack."""
+    return {
+        "apiUrl": local.api_url,
+        "awsEndpoint": local.endpoint,
+        "region": provision.REGION,
+        "userPoolId": stack.user_pool_id,
+        "userPoolClientId": stack.user_pool_client_id,
+        "tables": stack.physical("AWS::DynamoDB::Table"),
+        "queues": stack.physical("AWS::SQS::Queue"),
+        "topics": stack.physical("AWS::SNS::Topic"),
+        "auth": {"issuer": stack.issuer, "jwksUrl": stack.jwks_url, "audience": stack.user_pool_client_id},
+        "users": provision.USERS,
+        "functionEnv": function_env(stack, local.api_url),
+    }
+
+
+def function_env(stack: provision.Stack, api_url: str) -> dict[str, str]:
+    """Env for the functions: the template's own Environment plus the local-only settings."""
+    return {
+        **stack.function_env,  # BOOKS_TABLE, RUST_LOG, ... resolved from template.yaml
+        "AWS_ENDPOINT_URL": stack.endpoint,
+        # Lambda Invoke (one function calling another) goes to cargo lambda watch.
+        "AWS_ENDPOINT_URL_LAMBDA": api_url,
+        "AWS_REGION": provision.REGION,
+        "AWS_DEFAULT_REGION": provision.REGION,
+        **provision.CREDENTIALS,
+        "AWS_EC2_METADATA_DISABLED": "true",  # never wait on an instance metadata probe
+        "AUTH_JWKS_URL": stack.jwks_url,
+        "AUTH_ISSUER": stack.issuer,
+        "AUTH_AUDIENCE": stack.user_pool_client_id,
+    }
+
+
+def write_files(local: Local, described: dict) -> dict[str, str]:
+    """Write stack.json, functions.env (for watch) and env.sh (for a shell); return the test env."""
+    local.dir.mkdir(parents=True, exist_ok=True)
+    stack_json = local.dir / "stack.json"
+    stack_json.write_text(json.dumps(described, indent=2) + "\n")
+    if local.name == "dev":
+        (ROOT / ".local" / "stack.json").write_text(json.dumps(described, indent=2) + "\n")
+    env = described["functionEnv"]
+    (local.dir / "functions.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    test_env = {**env, "BOOKISH_STACK": str(stack_json)}
+    (local.dir / "env.sh").write_text(
+        "# source me: the env cargo test and pytest get from make test\n"
+        + "".join(f"export {k}='{v}'\n" for k, v in test_env.items()))
+    return test_env
+
+
+# --------------------------------------------------------------------------
+# cargo lambda watch
+# --------------------------------------------------------------------------
+
+def start_watch(local: Local) -> subprocess.Popen:
+    pidfile = local.dir / "watch.pid"
+    procs.stop(pidfile, WATCH_MARKER)  # a previous one has the previous pool ids
+    if procs.port_open(local.api_port):
+        raise Failure(f"port {local.api_port} is taken by a process this script did not start; "
+                      "stop it or pass --api-port")
+    # watch hands its own environment to the functions, and --env-file entries win
+    # over it. Keep the developer's AWS_* settings (profiles, real keys) out, and
+    # RUST_LOG too: it would also make watch itself log at that level.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "RUST_LOG"}
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"  # pip's cargo-lambda lives there
+    log_path = local.dir / "watch.log"
+    log_path.unlink(missing_ok=True)
+    argv = ["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(local.api_port),
+            "--env-file", str(local.dir / "functions.env")]
+    log(f"starting cargo lambda watch on {local.api_url} (log {log_path.relative_to(ROOT)})")
+    return procs.start(argv, pidfile, log_path, env, ROOT)
+
+
+def router_targets() -> list[tuple[str, str, str]]:
+    """One (function, method, path) per function in the watch router of Cargo.toml."""
+    try:
+        meta = tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]["metadata"]
+        router = meta["lambda"]["watch"]["router"]
+    except (OSError, KeyError):
+        return []
+    targets: dict[str, tuple[str, str]] = {}
+    for path, routes in router.items():
+        if isinstance(routes, str):
+            routes = [{"method": "GET", "function": routes}]
+        for route in routes:
+            targets.setdefault(route["function"], (route.get("method", "GET"), path))
+    return [(fn, method, path) for fn, (method, path) in sorted(targets.items())]
+
+
+def wait_api(local: Local, proc: subprocess.Popen) -> None:
+    """Wait until GET /v1/books answers 200, then until every routed function answers.
+
+    watch compiles a function on its first request and holds the request
+    meanwhile, so each first call below may take minutes.
+    """
+    log_path = local.dir / "watch.log"
+    deadline = time.monotonic() + API_WAIT_SECONDS
+    print(f"    waiting for {local.api_url}/v1/books (first build takes minutes) ", end="", flush=True)
+
+    def ask(method: str, path: str, body: bytes | None = None) -> int | None:
+        if proc.poll() is not None:
+            print(flush=True)
+            raise Failure(f"cargo lambda watch exited ({proc.returncode}):\n{procs.tail(log_path)}")
+        # A function that does not compile, or exits at start (a missing env var,
+        # say), leaves its request hanging: watch.log tells.
+        text = log_path.read_text(errors="replace")
+        for sign, what in (("error: could not compile", "a function does not compile"),
+                           ("ERROR command exited", "a function exited (is its env in template.yaml?)")):
+            if sign in text:
+                print(flush=True)
+                raise Failure(f"{what}:\n{procs.tail(log_path)}")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            print(flush=True)
+            raise Failure(f"API not ready after {API_WAIT_SECONDS // 60} min:\n{procs.tail(log_path)}")
+        try:
+            return http(method, local.api_url + path, body, timeout=min(left, 30))[0]
+        except OSError:  # not listening yet, or still compiling past our read timeout
+            print(".", end="", flush=True)
+            time.sleep(2)
+            return None
+
+    while (status := ask("GET", "/v1/books")) != 200:
+        if status is not None:
+            print(f"[{status}]", end="", flush=True)
+            time.sleep(2)
+    print(" up", flush=True)
+    for fn, method, path in router_targets():
+        # Any HTTP answer (404 for a made-up id, 401 without a token) means it runs.
+        path = path.replace("{id}", "warm-up").replace("{", "").replace("}", "")
+        body = b"{}" if method in ("POST", "PUT", "PATCH") else None
+        print(f"    warming {fn} ({method} {path}) ", end="", flush=True)
+        while (status := ask(method, path, body)) is None:
+            pass
+        print(f"{status}", flush=True)
+
+
+# --------------------------------------------------------------------------
+# Seeding
+# --------------------------------------------------------------------------
+
+def seed(local: Local, described: dict, seed_file: Path) -> None:
+    """POST every book as the admin; 409 (ISBN already there) counts as done."""
+    if not seed_file.exists():
+        log(f"no seed file {seed_file}: catalog left empty")
+        return
+    books = json.loads(seed_file.read_text())
+    admin = described["users"]["admin"]
+    tokens = provision.sign_in(local.endpoint, described["userPoolClientId"], admin["email"], admin["password"])
+    headers = {"Authorization": f"Bearer {tokens['IdToken']}", "Content-Type": "application/json"}
+    created = existing = 0
+    for book in books:
+        status, body = http("POST", f"{local.api_url}/v1/books", json.dumps(book).encode(), headers, timeout=120)
+        if status == 409:
+            existing += 1
+        elif 200 <= status < 300:
+            created += 1
+        else:
+            raise Failure(f"seeding {book.get('title', book)!r}: HTTP {status}\n{body.decode(errors='replace')}")
+    shown = seed_file.relative_to(ROOT) if seed_file.is_relative_to(ROOT) else seed_file
+    log(f"seeded {created} new books from {shown} ({existing} already there)")
+
+
+# --------------------------------------------------------------------------
+# Commands
+# --------------------------------------------------------------------------
+
+def bring_up(local: Local, seed_file: Path, before_watch=None) -> tuple[subprocess.Popen, dict]:
+    start_moto(local)
+    log(f"provisioning from template.yaml into {local.endpoint}")
+    stack = provision.provision(ROOT / "template.yaml", local.endpoint)
+    described = describe(local, stack)
+    test_env = write_files(local, described)
+    if before_watch:
+        before_watch(test_env)
+    proc = start_watch(local)
+    wait_api(local, proc)
+    seed(local, described, seed_file)
+    return proc, described
+
+
+def on_signal(signum, frame):
+    """SIGINT and SIGTERM (CI, kill) both end in the cleanup of the `finally` blocks."""
+    raise KeyboardInterrupt
+
+
+def stop_all(local: Local) -> None:
+    # A second Ctrl-C must not cut the cleanup short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    procs.stop(local.dir / "watch.pid", WATCH_MARKER)
+    procs.stop(local.dir / "moto.pid", MOTO_MARKER)
+
+
+def banner(local: Local, described: dict) -> None:
+    users = described["users"]
+    rel = (local.dir / "stack.json").relative_to(ROOT)
+    print(f"""
+Bookish is up ({local.name})
+  API             {local.api_url}
+  AWS endpoint    {local.endpoint}   (region {described['region']}, keys testing/testing)
+  User pool       {described['userPoolId']}
+  Client id       {described['userPoolClientId']}
+  Books table     {described['tables'].get('BooksTable', '?')}
+  Admin           {users['admin']['email']} / {users['admin']['password']}
+  Shopper         {users['shopper']['email']} / {users['shopper']['password']}
+  Stack file      {rel}; shell env: source {(local.dir / 'env.sh').relative_to(ROOT)}
+  Logs            {(local.dir / 'watch.log').relative_to(ROOT)}, {(local.dir / 'moto.log').relative_to(ROOT)}
+
+  curl -s {local.api_url}/v1/books
+  TOKEN=$(.venv/bin/python infra/stack.py token admin --name {local.name})
+  curl -si -X POST {local.api_url}/v1/books -H "Authorization: Bearer $TOKEN" \\
+    -H 'Content-Type: application/json' \\
+    -d '{{"isbn":"9780140268867","title":"The Odyssey","author":"Homer","genres":["Classics","Poetry"],"publishedYear":1996,"price":{{"amount":1299,"currency":"USD"}}}}'
+""", flush=True)
+
+
+def run_checked(argv: list[str], env: dict[str, str], what: str, ok=(0,)) -> int:
+    log(f"{what}: {' '.join(argv)}")
+    rc = subprocess.call(argv, cwd=ROOT, env={**os.environ, **env})
+    if rc not in ok:
+        raise Failure(f"{what} failed (exit {rc})")
+    return rc
+
+
+def cmd_dev(local: Local, args) -> None:
+    try:
+        proc, described = bring_up(local, args.seed)
+        banner(local, described)
+        print("Ctrl-C stops moto and watch.", flush=True)
+        moto_pid = procs.recorded(local.dir / "moto.pid", MOTO_MARKER)
+        while proc.poll() is None and moto_pid and procs.alive(moto_pid):
+            time.sleep(1)
+        raise Failure(f"a local process died:\n{procs.tail(local.dir / 'watch.log')}")
+    finally:
+        log("stopping moto and watch")
+        stop_all(local)
+
+
+def cmd_up(local: Local, args) -> None:
+    try:
+        _, described = bring_up(local, args.seed)
+    except BaseException:
+        stop_all(local)
+        raise
+    banner(local, described)
+    print(f"Left running; stop with: make down (or infra/stack.py down --name {local.name})", flush=True)
+
+
+def cmd_test(local: Local, args) -> None:
+    def cargo_test(env):
+        run_checked(["cargo", "test", "--workspace"], env, "cargo test")
+
+    try:
+        _, described = bring_up(local, args.seed, before_watch=cargo_test)
+        env = {**described["functionEnv"], "BOOKISH_STACK": str(local.dir / "stack.json")}
+        if not any((ROOT / "tests").glob("**/test_*.py")):
+            log("WARNING: no pytest tests under tests/ yet; skipping pytest")
+            return
+        rc = run_checked([str(VENV_BIN / "python"), "-m", "pytest", "tests/"], env, "pytest", ok=(0, 5))
+        if rc == 5:
+            log("WARNING: pytest collected no tests")
+    finally:
+        log("stopping moto and watch")
+        stop_all(local)
+
+
+def cmd_down(local: Local, args) -> None:
+    stop_all(local)
+    log(f"stopped what .local/{local.name}/ recorded")
+
+
+def cmd_token(local: Local, args) -> None:
+    described = json.loads((local.dir / "stack.json").read_text())
+    user = described["users"][args.user]
+    tokens = provision.sign_in(described["awsEndpoint"], described["userPoolClientId"], user["email"], user["password"])
+    print(tokens["AccessToken" if args.access else "IdToken"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["dev", "test", "up", "down", "token"])
+    parser.add_argument("user", nargs="?", default="admin", help="token: admin or shopper")
+    parser.add_argument("--access", action="store_true", help="token: print the access token")
+    parser.add_argument("--name", help="runtime dir .local/<name> and port profile (dev or test)")
+    parser.add_argument("--moto-port", type=int)
+    parser.add_argument("--api-port", type=int)
+    parser.add_argument("--seed", type=Path, default=ROOT / "infra" / "seed" / "books.json",
+                        help="JSON array of BookInput objects to POST as the admin")
+    args = parser.parse_args()
+
+    name = args.name or ("test" if args.command == "test" else "dev")
+    moto_port, api_port = PROFILES.get(name, PROFILES["dev"])
+    local = Local(name, args.moto_port or moto_port, args.api_port or api_port)
+    local.dir.mkdir(parents=True, exist_ok=True)
+
+    # Installed explicitly: a shell that starts us in the background ignores SIGINT,
+    # and Python would then never raise KeyboardInterrupt.
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    commands = {"dev": cmd_dev, "test": cmd_test, "up": cmd_up, "down": cmd_down, "token": cmd_token}
+    try:
+        commands[args.command](local, args)
+    except Failure as err:
+        print(f"\nFAILED: {err}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr, flush=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""GET /v1/books filters: author=, genre= (exact, case- and accent-insensitive),
+q= (title prefix), their combinations and their errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from support import assert_problem, fold, tag
+
+
+def titles(api, **params) -> list[str]:
+    items, _ = api.list_all(params)
+    return [b["title"] for b in items]
+
+
+def seed_titles(seed, pred) -> set[str]:
+    return {b["title"] for b in seed if pred(b)}
+
+
+# --------------------------------------------------------------------------- seed catalogue
+
+@pytest.mark.parametrize("author", ["george orwell", "GEORGE ORWELL", "George Orwell", "gEoRgE oRwElL"])
+def test_author_case_insensitive(api, seed, author):
+    got = titles(api, author=author)
+    assert set(got) == {"1984", "Animal Farm"} == seed_titles(seed, lambda b: b["author"] == "George Orwell")
+    assert got == ["1984", "Animal Farm"]
+
+
+@pytest.mark.parametrize("author", ["gabriel garcia marquez", "Gabriel García Márquez", "GABRIEL GARCIA MARQUEZ", "gabriel garcía márquez"])
+def test_author_accent_insensitive(api, seed, author):
+    expected = seed_titles(seed, lambda b: b["author"] == "Gabriel García Márquez")
+    assert len(expected) >= 3
+    got = titles(api, author=author)
+    assert set(got) == expected and len(got) == len(expected)
+
+
+@pytest.mark.parametrize("author", ["orwell", "George", "george orwel", "george orwell jr"])
+def test_author_must_match_whole_name(api, seed, author):
+    assert titles(api, author=author) == []
+
+
+def test_every_seed_author_is_found(api, seed):
+    for author in {b["author"] for b in seed}:
+        expected = seed_titles(seed, lambda b: b["author"] == author)
+        got = titles(api, author=fold(author))
+        assert set(got) == expected and len(got) == len(expected), author
+
+
+@pytest.mark.parametrize("genre", ["magical realism", "Magical Realism", "MAGICAL REALISM"])
+def test_genre_case_insensitive(api, seed, genre):
+    expected = seed_titles(seed, lambda b: "Magical Realism" in b["genres"])
+    assert len(expected) >= 3
+    got = titles(api, genre=genre)
+    assert set(got) == expected and len(got) == len(expected)
+
+
+def test_genre_accent_insensitive(api, seed):
+    assert titles(api, genre="realismo magico") == ["Cien años de soledad"]
+    assert titles(api, genre="REALISMO MÁGICO") == ["Cien años de soledad"]
+
+
+def test_genre_must_match_whole_genre(api, seed):
+    assert titles(api, genre="magical") == []
+    assert titles(api, genre="fiction") == []
+
+
+def test_q_title_prefix(api, seed):
+    got = titles(api, q="the gr")
+    assert "The Great Gatsby" in got
+    assert all(fold(t).startswith("the gr") for t in got), got
+    assert set(got) == seed_titles(seed, lambda b: fold(b["title"]).startswith("the gr"))
+
+
+@pytest.mark.parametrize("q", ["THE GREAT", "The Great Gatsby", "the great gatsby"])
+def test_q_case_insensitive(api, seed, q):
+    assert titles(api, q=q) == ["The Great Gatsby"]
+
+
+def test_q_1984(api, seed):
+    assert titles(api, q="1984") == ["1984"]
+
+
+@pytest.mark.parametrize("q", ["gatsby", "great", "he great", "Gatsby The"])
+def test_q_is_a_prefix_not_a_substring(api, seed, q):
+    assert titles(api, q=q) == []
+
+
+@pytest.mark.parametrize("q", ["cien anos", "CIEN AÑOS de", "cien años de soledad"])
+def test_q_accent_insensitive(api, seed, q):
+    assert titles(api, q=q) == ["Cien años de soledad"]
+
+
+def test_q_with_author(api, seed):
+    assert titles(api, author="j. r. r. tolkien", q="the t") == ["The Two Towers"]
+    got = titles(api, author="J. R. R. Tolkien", q="the")
+    assert set(got) == seed_titles(seed, lambda b: b["author"] == "J. R. R. Tolkien" and b["title"].startswith("The"))
+    assert titles(api, author="George Orwell", q="the") == []
+
+
+def test_q_with_genre(api, seed):
+    got = titles(api, genre="fantasy", q="the")
+    expected = seed_titles(seed, lambda b: "Fantasy" in b["genres"] and b["title"].startswith("The"))
+    assert set(got) == expected and len(got) == len(expected) >= 3
+    assert "The Great Gatsby" not in got
+
+
+# --------------------------------------------------------------------------- own data
+
+def test_filters_on_fresh_books(api, make_book):
+    t = tag()
+    author = f"Zoë Ñúñez {t}"
+    genre = f"Ciencia Ficción {t}"
+    a = make_book(author=author, genres=[genre, f"Other {t}"], title=f"Éclair {t} one")
+    b = make_book(author=author, genres=[genre], title=f"Apple {t} two")
+    # Titles chosen so that raw and folded orders agree: Apple < Ecla < Éclair.
+    c = make_book(author=f"Someone Else {t}", genres=[genre], title=f"Ecla {t} three")
+
+    ids = lambda **p: [x["id"] for x in api.list_all(p)[0]]
+    assert ids(author=f"zoe nunez {t}") == [b["id"], a["id"]]
+    assert ids(author=author.upper()) == [b["id"], a["id"]]
+    assert ids(genre=f"ciencia ficcion {t}") == [b["id"], c["id"], a["id"]]
+    assert ids(genre=f"other {t}") == [a["id"]]
+    assert ids(q=f"eclair {t}") == [a["id"]]
+    assert ids(q=f"ÉCLAIR {t} ONE") == [a["id"]]
+    assert ids(q="ecl", genre=f"CIENCIA FICCIÓN {t}") == [c["id"], a["id"]]
+    assert ids(q="ecl", author=f"zoe nunez {t}") == [a["id"]]
+    assert ids(q="apple", author=f"someone else {t}") == []
+
+
+# --------------------------------------------------------------------------- errors
+
+def test_author_and_genre_together_rejected(api):
+    r = api.get("/v1/books", params={"author": "George Orwell", "genre": "Classics"})
+    assert_problem(r, 400, "validation-error")
+
+
+def test_author_genre_and_q_together_rejected(api):
+    r = api.get("/v1/books", params={"author": "George Orwell", "genre": "Classics", "q": "1"})
+    assert_problem(r, 400, "validation-error")
+
+
+@pytest.mark.parametrize("name", ["q", "author", "genre"])
+def test_empty_filter_rejected(api, name):
+    r = api.get("/v1/books", params={name: ""})
+    assert_problem(r, 400, "validation-error", field=name)
+
+
+@pytest.mark.parametrize("name", ["q", "author", "genre"])
+def test_empty_filter_rejected_alongside_another(api, name):
+    other = {"q": {"author": "George Orwell"}, "author": {"q": "the"}, "genre": {"q": "the"}}[name]
+    r = api.get("/v1/books", params=dict(other, **{name: ""}))
+    assert_problem(r, 400, "validation-error", field=name)
