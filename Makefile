@@ -13,6 +13,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 AARCH64 := aarch64-unknown-linux-gnu
 # Extra flags for infra/stack.py, e.g. make dev STACK_ARGS="--seed my-books.json"
+# or STACK_ARGS="--dump-events .local/events" (every queue/stream event the driver sends)
 STACK_ARGS ?=
 
 .PHONY: help venv dev up down test lint fmt-check clippy cfn-lint build clean-local
@@ -28,7 +29,7 @@ $(STAMP): infra/requirements.txt
 	$(VENV)/bin/pip install --disable-pip-version-check --no-input -q -r infra/requirements.txt
 	touch $@
 
-dev: venv ## moto :5050 + API :9000, seeded; foreground, Ctrl-C stops all
+dev: venv ## moto :5050 + API :9000 + queue/stream driver, seeded; foreground, Ctrl-C stops all
 	$(PY) infra/stack.py dev $(STACK_ARGS)
 
 up: venv ## like dev, but leaves the stack running in the background
@@ -37,7 +38,8 @@ up: venv ## like dev, but leaves the stack running in the background
 down: venv ## stop what `make up` (or a `make dev` killed with -9) left running
 	$(PY) infra/stack.py down --name dev
 
-# Fast checks first; stack.py then runs cargo test and pytest against moto :5051 + API :9001.
+# Fast checks first; stack.py then runs cargo test and pytest (tests/, including the
+# driver's own tests in tests/infra/) against moto :5051 + API :9001 + the driver.
 test: venv lint ## lint, then cargo test and pytest against a fresh local stack
 	$(PY) infra/stack.py test $(STACK_ARGS)
 
@@ -54,6 +56,8 @@ clippy:
 
 # Lambda runs the functions on arm64 (template.yaml). The aarch64 std library
 # comes from rustup; without it we still prove the release build on x86-64.
+# BINS="a b" builds only those functions; empty builds every one.
+BINS ?=
 build: venv ## release zips for Lambda in target/lambda/<binary>/bootstrap.zip
 	@if rustup target list --installed | grep -qx '$(AARCH64)' \
 	    || timeout 600 rustup target add $(AARCH64); then \
@@ -64,7 +68,7 @@ build: venv ## release zips for Lambda in target/lambda/<binary>/bootstrap.zip
 	  arch=--x86-64; \
 	fi; \
 	echo "cargo lambda build --release $$arch --output-format zip"; \
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $$arch --output-format zip; \
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $$arch --output-format zip $(addprefix --bin ,$(BINS)); \
 	ls -l target/lambda/*/bootstrap.zip
 
 clean-local: ## stop local processes and delete .local/

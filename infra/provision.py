@@ -3,8 +3,13 @@
 template.yaml is the only list of resources. Tables, queues and topics go
 through the real SAM transform and moto's CloudFormation; Cognito is created
 with cognito-idp calls (moto's CloudFormation leaves AWS::Cognito::* blank).
-Functions, roles, the HTTP API and log groups are not needed locally:
-`cargo lambda watch` plays the API and the functions.
+SES email identities are created with sesv2 calls (SES refuses to send from
+an unknown sender), and the TTL settings of tables are applied with
+UpdateTimeToLive (moto's CloudFormation ignores TimeToLiveSpecification).
+Functions, roles, the HTTP API, alarms and log groups are not needed locally:
+`cargo lambda watch` plays the API and the functions, and infra/driver.py
+plays Lambda's event source mappings, which `event_source_mappings` reads
+from the transformed template.
 """
 
 from __future__ import annotations
@@ -48,6 +53,16 @@ class Stack:
     user_pool_id: str = ""
     user_pool_client_id: str = ""
     groups: list[str] = field(default_factory=list)
+    # logical id -> {url, arn, name, visibilityTimeout, [dlq, dlqUrl, maxReceiveCount]}
+    queues: dict[str, dict] = field(default_factory=dict)
+    # table logical id -> {arn, viewType, table}
+    streams: dict[str, dict] = field(default_factory=dict)
+    # function logical id -> binary (the name cargo lambda watch answers to)
+    functions: dict[str, str] = field(default_factory=dict)
+    # AWS::Lambda::EventSourceMapping resources, resolved (see event_source_mappings)
+    event_source_mappings: list[dict] = field(default_factory=list)
+    email_identities: list[str] = field(default_factory=list)
+    parameters: dict[str, str] = field(default_factory=dict)
 
     @property
     def issuer(self) -> str:
@@ -276,14 +291,166 @@ def function_binaries(template: dict) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------
+# Queues, streams, TTL, SES: what moto's CloudFormation leaves to us
+# --------------------------------------------------------------------------
+
+def template_parameters(template: dict, overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Parameter values: the template's defaults, then overrides."""
+    values = {name: str(p["Default"]) for name, p in template.get("Parameters", {}).items() if "Default" in p}
+    values.update(overrides or {})
+    missing = sorted(set(template.get("Parameters", {})) - set(values))
+    if missing:
+        raise SystemExit(f"template parameters without a default need a value: {missing}")
+    return values
+
+
+def describe_queues(stack: Stack) -> None:
+    """Local URL, ARN, visibility timeout and redrive target of every queue.
+
+    moto's CloudFormation names a queue by its AWS-style URL
+    (https://sqs.<region>.amazonaws.com/...); GetQueueUrl gives the one on the
+    moto endpoint, which is what everything local uses.
+    """
+    sqs = client("sqs", stack.endpoint)
+    by_arn: dict[str, str] = {}
+    for logical, physical in stack.physical("AWS::SQS::Queue").items():
+        name = physical.rstrip("/").rsplit("/", 1)[-1]
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        stack.queues[logical] = {"url": url, "arn": attrs["QueueArn"], "name": name,
+                                 "visibilityTimeout": int(attrs["VisibilityTimeout"])}
+        by_arn[attrs["QueueArn"]] = logical
+        if "RedrivePolicy" in attrs:
+            redrive = json.loads(attrs["RedrivePolicy"])
+            stack.queues[logical]["redrive"] = redrive
+    for queue in stack.queues.values():
+        redrive = queue.pop("redrive", None)
+        if redrive:
+            dlq = by_arn[redrive["deadLetterTargetArn"]]
+            queue.update(dlq=dlq, dlqUrl=stack.queues[dlq]["url"], maxReceiveCount=int(redrive["maxReceiveCount"]))
+
+
+def table_settings(template: dict, stack: Stack) -> None:
+    """Streams of the tables (ARN, view type), and their TTL settings applied."""
+    ddb = client("dynamodb", stack.endpoint)
+    for logical, name in stack.physical("AWS::DynamoDB::Table").items():
+        props = template["Resources"][logical].get("Properties", {})
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+                "AttributeName": ttl["AttributeName"], "Enabled": True})
+        if props.get("StreamSpecification"):
+            table = ddb.describe_table(TableName=name)["Table"]
+            if not table.get("LatestStreamArn"):
+                raise SystemExit(f"{logical}: the template enables a stream, moto did not create it")
+            stack.streams[logical] = {"arn": table["LatestStreamArn"], "table": name,
+                                      "viewType": table["StreamSpecification"]["StreamViewType"]}
+
+
+def create_email_identities(template: dict, stack: Stack, refs: dict[str, str]) -> None:
+    """AWS::SES::EmailIdentity -> sesv2 CreateEmailIdentity (moto marks it verified)."""
+    ses = client("sesv2", stack.endpoint)
+    for logical, res in template.get("Resources", {}).items():
+        if res.get("Type") != "AWS::SES::EmailIdentity":
+            continue
+        identity = resolve(res["Properties"]["EmailIdentity"], refs)
+        ses.create_email_identity(EmailIdentity=identity)
+        stack.email_identities.append(identity)
+        stack.resources[logical] = {"type": "AWS::SES::EmailIdentity", "physicalId": identity}
+
+
+def event_source_mappings(transformed: dict, stack: Stack) -> list[dict]:
+    """The transformed template's AWS::Lambda::EventSourceMapping resources, resolved.
+
+    Each becomes {"name", "function", "binary", "kind" ("sqs" | "dynamodb"),
+    "source" (queue or table logical id), "sourceArn", "queueUrl" (sqs),
+    "batchSize", "functionResponseTypes", "filters" (parsed FilterCriteria
+    patterns), "enabled", "functionTimeout", and for streams "startingPosition",
+    "maximumRetryAttempts", "bisectBatchOnFunctionError", "onFailure"
+    ({queue, url, arn} or None)}: everything infra/driver.py needs, taken
+    from the one template rather than a second list.
+    """
+    resources = transformed.get("Resources", {})
+    stream_owner = {v["arn"]: k for k, v in stack.streams.items()}
+    queue_of_arn = {v["arn"]: k for k, v in stack.queues.items()}
+
+    def target(value, what: str, mapping: str) -> tuple[str, str]:
+        """(logical id, attribute) of a Ref / GetAtt, or of a literal ARN we created."""
+        if isinstance(value, dict) and "Ref" in value:
+            return value["Ref"], "Ref"
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            att = value["Fn::GetAtt"]
+            logical, attr = (att[0], att[1]) if isinstance(att, list) else att.split(".", 1)
+            return logical, attr
+        if isinstance(value, str) and value in queue_of_arn:
+            return queue_of_arn[value], "Arn"
+        if isinstance(value, str) and value in stream_owner:
+            return stream_owner[value], "StreamArn"
+        raise SystemExit(f"{mapping}: cannot resolve {what} {value!r} locally")
+
+    mappings = []
+    for name, res in sorted(resources.items()):
+        if res.get("Type") != "AWS::Lambda::EventSourceMapping":
+            continue
+        props = res.get("Properties", {})
+        function, _ = target(props["FunctionName"], "FunctionName", name)
+        if function not in stack.functions:
+            raise SystemExit(f"{name}: FunctionName {function} is not a function of the template")
+        source, attr = target(props["EventSourceArn"], "EventSourceArn", name)
+        filters = [json.loads(f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", [])]
+        mapping = {
+            "name": name,
+            "function": function,
+            "binary": stack.functions[function],
+            "source": source,
+            "batchSize": int(props.get("BatchSize", 10 if source in stack.queues else 100)),
+            "functionResponseTypes": props.get("FunctionResponseTypes", []),
+            "filters": filters,
+            "enabled": props.get("Enabled", True) not in (False, "false", "False"),
+            # Lambda's default is 3 s; Globals in template.yaml set ours.
+            "functionTimeout": int(resources[function].get("Properties", {}).get("Timeout", 3)),
+        }
+        if source in stack.queues and attr == "Arn":
+            queue = stack.queues[source]
+            mapping.update(kind="sqs", sourceArn=queue["arn"], queueUrl=queue["url"],
+                           visibilityTimeout=queue["visibilityTimeout"],
+                           **{k: queue[k] for k in ("dlq", "dlqUrl", "maxReceiveCount") if k in queue})
+        elif source in stack.streams and attr == "StreamArn":
+            on_failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            destination = None
+            if on_failure is not None:
+                dest, _ = target(on_failure, "DestinationConfig.OnFailure.Destination", name)
+                if dest not in stack.queues:
+                    raise SystemExit(f"{name}: OnFailure destination {dest} is not a queue; "
+                                     "only SQS destinations are driven locally")
+                destination = {"queue": dest, "url": stack.queues[dest]["url"], "arn": stack.queues[dest]["arn"]}
+            mapping.update(
+                kind="dynamodb",
+                sourceArn=stack.streams[source]["arn"],
+                startingPosition=props.get("StartingPosition", "LATEST"),
+                maximumRetryAttempts=int(props.get("MaximumRetryAttempts", -1)),
+                maximumRecordAgeInSeconds=int(props.get("MaximumRecordAgeInSeconds", -1)),
+                bisectBatchOnFunctionError=props.get("BisectBatchOnFunctionError", False) in (True, "true", "True"),
+                onFailure=destination,
+            )
+        else:
+            raise SystemExit(f"{name}: event source {source}.{attr} is neither a queue nor a table stream "
+                             "created locally")
+        mappings.append(mapping)
+    return mappings
+
+
+# --------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------
 
-def provision(template_path: Path, endpoint: str) -> Stack:
+def provision(template_path: Path, endpoint: str, parameters: dict[str, str] | None = None) -> Stack:
     """Create everything in a freshly reset moto and return the physical names."""
     template = load_template(template_path)
-    local, env_outputs, deferred = local_template(sam_transform(template))
-    stack = Stack(endpoint=endpoint)
+    transformed = sam_transform(template)
+    local, env_outputs, deferred = local_template(transformed)
+    stack = Stack(endpoint=endpoint, parameters=template_parameters(template, parameters),
+                  functions=function_binaries(template))
 
     cfn = client("cloudformation", endpoint)
     cfn.create_stack(StackName=STACK_NAME, TemplateBody=json.dumps(local))
@@ -301,17 +468,29 @@ def provision(template_path: Path, endpoint: str) -> Stack:
         if out["OutputKey"] in env_outputs:
             stack.function_env[env_outputs[out["OutputKey"]]] = out["OutputValue"]
 
+    describe_queues(stack)
+    table_settings(template, stack)
     create_cognito(template, stack)
 
     # Env vars naming Cognito resources, or functions (locally a function is its
-    # binary: the name cargo lambda watch's Invoke API answers to), or anything
-    # else moto's CloudFormation did not create: resolve against what we know.
+    # binary: the name cargo lambda watch's Invoke API answers to), or template
+    # parameters, or anything else moto's CloudFormation did not create:
+    # resolve against what we know.
     refs = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": STACK_NAME,
-            **function_binaries(template),
-            **{k: v["physicalId"] for k, v in stack.resources.items()}}
+            "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
+            **stack.parameters,
+            **stack.functions,
+            **{k: v["physicalId"] for k, v in stack.resources.items()},
+            **{k: v["url"] for k, v in stack.queues.items()}}
     for var, value in deferred.items():
         try:
             stack.function_env[var] = str(resolve(value, refs))
         except (KeyError, SystemExit):
             print(f"  note: function env {var} = {value} cannot be resolved locally; not set")
+    # Queue URLs in the env: the moto endpoint's form (see describe_queues).
+    local_url = {stack.resources[k]["physicalId"]: v["url"] for k, v in stack.queues.items()}
+    stack.function_env = {k: local_url.get(v, v) for k, v in stack.function_env.items()}
+
+    create_email_identities(template, stack, refs)
+    stack.event_source_mappings = event_source_mappings(transformed, stack)
     return stack

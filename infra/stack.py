@@ -1,19 +1,24 @@
 #!/usr/bin/env python3
 """Run Bookish locally: moto for the AWS APIs, `cargo lambda watch` for the HTTP API.
 
-  dev    moto :5050, provision, watch :9000, seed; stays in the foreground,
-         Ctrl-C stops everything.
-  test   moto :5051, provision, cargo test, watch :9001, seed, pytest; then
-         stops everything. Exit status is non-zero on any failure.
-  up     like dev but returns, leaving moto and watch running (see `down`).
+  dev    moto :5050, provision, watch :9000, event driver, seed; stays in the
+         foreground, Ctrl-C stops everything.
+  test   moto :5051, provision, cargo test, watch :9001 (no hot reload), event
+         driver, seed, pytest; then stops everything. Exit status is non-zero on
+         any failure.
+  up     like dev but returns, leaving moto, watch and the driver running (see `down`).
   down   stop what `up`/`dev` left running.
   token  print a fresh IdToken (or --access token) for a seeded user.
 
 Every run resets moto (POST /moto-api/reset) and provisions from template.yaml
 again: state is always exactly what the template and the seed file say, and
-a re-run against a moto that is still up works. Runtime files live in
-.local/<name>/ (moto.log, watch.log, pids, stack.json, functions.env, env.sh).
-Run it with the project venv's python (the Makefile does).
+a re-run against a moto that is still up works. infra/driver.py then plays
+Lambda's event source mappings (SQS queues and the orders stream -> consumer
+functions through watch), as template.yaml declares them. Seeding creates the
+books of infra/seed/books.json and sets their stock (PUT /v1/inventory/{id}).
+Runtime files live in .local/<name>/ (moto.log, watch.log, driver.log, pids,
+stack.json, functions.env, env.sh). Run it with the project venv's python
+(the Makefile does).
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import time
 import tomllib
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +78,17 @@ class Local:
 # Command-line text that identifies our processes behind a pid file (whatever their port).
 MOTO_MARKER = "moto_server -H 127.0.0.1"
 WATCH_MARKER = "lambda watch -A 127.0.0.1"
+DRIVER_MARKER = "infra/driver.py --stack"
+
+# Stock set for every seeded book: STOCK_DEFAULT, except these titles (to show
+# low and out-of-stock books). Recorded in stack.json under "stock".
+STOCK_DEFAULT = 25
+STOCK_BY_TITLE = {
+    "The Silmarillion": 0,
+    "Cien años de soledad": 0,
+    "Going Postal": 2,
+    "Klara and the Sun": 2,
+}
 
 
 def log(msg: str) -> None:
@@ -137,8 +155,15 @@ def describe(local: Local, stack: provision.Stack) -> dict:
         "userPoolId": stack.user_pool_id,
         "userPoolClientId": stack.user_pool_client_id,
         "tables": stack.physical("AWS::DynamoDB::Table"),
-        "queues": stack.physical("AWS::SQS::Queue"),
+        # logical id -> {url, arn, name, visibilityTimeout, [dlq, dlqUrl, maxReceiveCount]}
+        "queues": stack.queues,
+        # table logical id -> {arn, table, viewType}
+        "streams": stack.streams,
         "topics": stack.physical("AWS::SNS::Topic"),
+        "emailIdentities": stack.email_identities,
+        "parameters": stack.parameters,
+        "functions": stack.functions,  # logical id -> binary
+        "eventSourceMappings": stack.event_source_mappings,  # what infra/driver.py drives
         "auth": {"issuer": stack.issuer, "jwksUrl": stack.jwks_url, "audience": stack.user_pool_client_id},
         "users": provision.USERS,
         "functionEnv": function_env(stack, local.api_url),
@@ -162,27 +187,41 @@ def function_env(stack: provision.Stack, api_url: str) -> dict[str, str]:
     }
 
 
+def write_stack_json(local: Local, described: dict) -> Path:
+    stack_json = local.dir / "stack.json"
+    text = json.dumps(described, indent=2, ensure_ascii=False) + "\n"
+    stack_json.write_text(text)
+    if local.name == "dev":
+        (ROOT / ".local" / "stack.json").write_text(text)
+    return stack_json
+
+
 def write_files(local: Local, described: dict) -> dict[str, str]:
     """Write stack.json, functions.env (for watch) and env.sh (for a shell); return the test env."""
     local.dir.mkdir(parents=True, exist_ok=True)
-    stack_json = local.dir / "stack.json"
-    stack_json.write_text(json.dumps(described, indent=2) + "\n")
-    if local.name == "dev":
-        (ROOT / ".local" / "stack.json").write_text(json.dumps(described, indent=2) + "\n")
+    stack_json = write_stack_json(local, described)
     env = described["functionEnv"]
-    (local.dir / "functions.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    (local.dir / "functions.env").write_text("".join(f"{k}={dotenv_quote(v)}\n" for k, v in env.items()))
     test_env = {**env, "BOOKISH_STACK": str(stack_json)}
     (local.dir / "env.sh").write_text(
         "# source me: the env cargo test and pytest get from make test\n"
-        + "".join(f"export {k}='{v}'\n" for k, v in test_env.items()))
+        + "".join(f"export {k}={shlex.quote(v)}\n" for k, v in test_env.items()))
     return test_env
+
+
+def dotenv_quote(value: str) -> str:
+    """A value for watch's --env-file (dotenv): single quotes keep spaces, braces and $ literal."""
+    if "'" not in value and "\n" not in value:
+        return f"'{value}'"
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("\n", "\\n")
+    return f'"{escaped}"'
 
 
 # --------------------------------------------------------------------------
 # cargo lambda watch
 # --------------------------------------------------------------------------
 
-def start_watch(local: Local) -> subprocess.Popen:
+def start_watch(local: Local, reload: bool = True) -> subprocess.Popen:
     pidfile = local.dir / "watch.pid"
     procs.stop(pidfile, WATCH_MARKER)  # a previous one has the previous pool ids
     if procs.port_open(local.api_port):
@@ -197,8 +236,23 @@ def start_watch(local: Local) -> subprocess.Popen:
     log_path.unlink(missing_ok=True)
     argv = ["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(local.api_port),
             "--env-file", str(local.dir / "functions.env")]
+    if not reload:
+        # A test run tests one build: an edit elsewhere in the tree must not restart
+        # (and rebuild) functions under the running tests.
+        argv.append("--ignore-changes")
     log(f"starting cargo lambda watch on {local.api_url} (log {log_path.relative_to(ROOT)})")
     return procs.start(argv, pidfile, log_path, env, ROOT)
+
+
+def check_watch_log(log_path: Path) -> None:
+    """A function that does not compile, or exits at start (a missing env var,
+    say), leaves its request hanging: watch.log tells."""
+    text = log_path.read_text(errors="replace")
+    for sign, what in (("error: could not compile", "a function does not compile"),
+                       ("ERROR command exited", "a function exited (is its env in template.yaml?)")):
+        if sign in text:
+            print(flush=True)
+            raise Failure(f"{what}:\n{procs.tail(log_path)}")
 
 
 def router_targets() -> list[tuple[str, str, str]]:
@@ -231,14 +285,7 @@ def wait_api(local: Local, proc: subprocess.Popen) -> None:
         if proc.poll() is not None:
             print(flush=True)
             raise Failure(f"cargo lambda watch exited ({proc.returncode}):\n{procs.tail(log_path)}")
-        # A function that does not compile, or exits at start (a missing env var,
-        # say), leaves its request hanging: watch.log tells.
-        text = log_path.read_text(errors="replace")
-        for sign, what in (("error: could not compile", "a function does not compile"),
-                           ("ERROR command exited", "a function exited (is its env in template.yaml?)")):
-            if sign in text:
-                print(flush=True)
-                raise Failure(f"{what}:\n{procs.tail(log_path)}")
+        check_watch_log(log_path)
         left = deadline - time.monotonic()
         if left <= 0:
             print(flush=True)
@@ -266,8 +313,75 @@ def wait_api(local: Local, proc: subprocess.Popen) -> None:
 
 
 # --------------------------------------------------------------------------
+# The event source mapping driver
+# --------------------------------------------------------------------------
+
+def start_driver(local: Local, dump_events: Path | None = None) -> subprocess.Popen:
+    """infra/driver.py: Lambda's event source mappings (queues, streams -> functions) for watch."""
+    pidfile = local.dir / "driver.pid"
+    procs.stop(pidfile, DRIVER_MARKER)
+    (local.dir / "driver.ready").unlink(missing_ok=True)
+    log_path = local.dir / "driver.log"
+    log_path.unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    argv = [str(VENV_BIN / "python"), "infra/driver.py", "--stack", str(local.dir / "stack.json"),
+            "--ready", str(local.dir / "driver.ready")]
+    if dump_events:
+        argv += ["--dump-events", str(dump_events.resolve())]
+    log(f"starting the event source mapping driver (log {log_path.relative_to(ROOT)})")
+    return procs.start(argv, pidfile, log_path, env, ROOT)
+
+
+def wait_driver(local: Local, driver: subprocess.Popen, watch: subprocess.Popen) -> dict:
+    """Wait for driver.ready: every consumer warmed up (built by watch) and polling."""
+    ready = local.dir / "driver.ready"
+    log_path = local.dir / "driver.log"
+    deadline = time.monotonic() + API_WAIT_SECONDS
+    print("    waiting for the driver to warm up the consumer functions ", end="", flush=True)
+    shown = 0
+
+    def progress() -> None:
+        nonlocal shown
+        lines = log_path.read_text(errors="replace").splitlines() if log_path.exists() else []
+        for line in lines[shown:]:
+            if " warming up " in line or " is up " in line or "WARNING" in line:
+                print(f"\n      {line.split(' ', 1)[1]}", end="", flush=True)
+        shown = len(lines)
+
+    while not ready.exists():
+        if driver.poll() is not None:
+            print(flush=True)
+            raise Failure(f"the event source mapping driver exited ({driver.returncode}):\n{procs.tail(log_path)}")
+        if watch.poll() is not None:
+            print(flush=True)
+            raise Failure(f"cargo lambda watch exited ({watch.returncode}):\n{procs.tail(local.dir / 'watch.log')}")
+        check_watch_log(local.dir / "watch.log")
+        if time.monotonic() > deadline:
+            print(flush=True)
+            raise Failure(f"driver not ready after {API_WAIT_SECONDS // 60} min:\n{procs.tail(log_path)}")
+        progress()
+        print(".", end="", flush=True)
+        time.sleep(2)
+    progress()
+    summary = json.loads(ready.read_text())
+    print("\n    driver up", flush=True)
+    for m in summary["mappings"]:
+        print(f"    {m['kind']:8} {m['source']} -> {m['binary']}", flush=True)
+    for m in summary["skipped"]:
+        log(f"WARNING: not driving {m['source']} -> {m['binary']}: {m['reason']}")
+    return summary
+
+
+# --------------------------------------------------------------------------
 # Seeding
 # --------------------------------------------------------------------------
+
+def admin_headers(local: Local, described: dict) -> dict[str, str]:
+    admin = described["users"]["admin"]
+    tokens = provision.sign_in(local.endpoint, described["userPoolClientId"], admin["email"], admin["password"])
+    return {"Authorization": f"Bearer {tokens['IdToken']}", "Content-Type": "application/json"}
+
 
 def seed(local: Local, described: dict, seed_file: Path) -> None:
     """POST every book as the admin; 409 (ISBN already there) counts as done."""
@@ -275,9 +389,7 @@ def seed(local: Local, described: dict, seed_file: Path) -> None:
         log(f"no seed file {seed_file}: catalog left empty")
         return
     books = json.loads(seed_file.read_text())
-    admin = described["users"]["admin"]
-    tokens = provision.sign_in(local.endpoint, described["userPoolClientId"], admin["email"], admin["password"])
-    headers = {"Authorization": f"Bearer {tokens['IdToken']}", "Content-Type": "application/json"}
+    headers = admin_headers(local, described)
     created = existing = 0
     for book in books:
         status, body = http("POST", f"{local.api_url}/v1/books", json.dumps(book).encode(), headers, timeout=120)
@@ -291,11 +403,49 @@ def seed(local: Local, described: dict, seed_file: Path) -> None:
     log(f"seeded {created} new books from {shown} ({existing} already there)")
 
 
+def all_books(local: Local) -> list[dict]:
+    books, cursor = [], None
+    while True:
+        query = "limit=100" + (f"&cursor={urllib.parse.quote(cursor)}" if cursor else "")
+        status, body = http("GET", f"{local.api_url}/v1/books?{query}", timeout=120)
+        if status != 200:
+            raise Failure(f"listing books for the stock seed: HTTP {status}\n{body.decode(errors='replace')}")
+        page = json.loads(body)
+        books += page["items"]
+        cursor = page.get("nextCursor")
+        if not cursor:
+            return books
+
+
+def seed_stock(local: Local, described: dict) -> dict[str, int]:
+    """PUT /v1/inventory/{id} for every book: STOCK_DEFAULT, or STOCK_BY_TITLE. Returns id -> available."""
+    if not any(fn == "inventory-api" for fn, _, _ in router_targets()):
+        log("WARNING: inventory-api is not in the watch router of Cargo.toml yet: stock not seeded")
+        return {}
+    books = all_books(local)
+    if not books:
+        return {}
+    headers = admin_headers(local, described)
+    stock: dict[str, int] = {}
+    for book in books:
+        available = STOCK_BY_TITLE.get(book["title"], STOCK_DEFAULT)
+        status, body = http("PUT", f"{local.api_url}/v1/inventory/{urllib.parse.quote(book['id'])}",
+                            json.dumps({"available": available}).encode(), headers, timeout=120)
+        if not 200 <= status < 300:
+            raise Failure(f"seeding stock of {book['title']!r}: HTTP {status}\n{body.decode(errors='replace')}")
+        stock[book["id"]] = available
+    low = sorted(b["title"] for b in books if STOCK_BY_TITLE.get(b["title"], STOCK_DEFAULT) < 5)
+    log(f"stock set for {len(stock)} books ({STOCK_DEFAULT} each; low or none: {', '.join(low) or '-'})")
+    return stock
+
+
 # --------------------------------------------------------------------------
 # Commands
 # --------------------------------------------------------------------------
 
-def bring_up(local: Local, seed_file: Path, before_watch=None) -> tuple[subprocess.Popen, dict]:
+def bring_up(local: Local, args, before_watch=None) -> tuple[list[subprocess.Popen], dict]:
+    """moto, provisioning, watch, the driver, seed data; returns the processes to watch over."""
+    procs.stop(local.dir / "driver.pid", DRIVER_MARKER)  # a leftover would poll queues the reset removes
     start_moto(local)
     log(f"provisioning from template.yaml into {local.endpoint}")
     stack = provision.provision(ROOT / "template.yaml", local.endpoint)
@@ -303,10 +453,14 @@ def bring_up(local: Local, seed_file: Path, before_watch=None) -> tuple[subproce
     test_env = write_files(local, described)
     if before_watch:
         before_watch(test_env)
-    proc = start_watch(local)
-    wait_api(local, proc)
-    seed(local, described, seed_file)
-    return proc, described
+    watch = start_watch(local, reload=args.command != "test")
+    wait_api(local, watch)
+    driver = start_driver(local, args.dump_events)
+    described["driver"] = wait_driver(local, driver, watch)
+    seed(local, described, args.seed)
+    described["stock"] = seed_stock(local, described)
+    write_stack_json(local, described)
+    return [watch, driver], described
 
 
 def on_signal(signum, frame):
@@ -318,8 +472,10 @@ def stop_all(local: Local) -> None:
     # A second Ctrl-C must not cut the cleanup short.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    procs.stop(local.dir / "driver.pid", DRIVER_MARKER)
     procs.stop(local.dir / "watch.pid", WATCH_MARKER)
     procs.stop(local.dir / "moto.pid", MOTO_MARKER)
+    (local.dir / "driver.ready").unlink(missing_ok=True)
 
 
 def banner(local: Local, described: dict) -> None:
@@ -332,10 +488,12 @@ Bookish is up ({local.name})
   User pool       {described['userPoolId']}
   Client id       {described['userPoolClientId']}
   Books table     {described['tables'].get('BooksTable', '?')}
+  Queues          {', '.join(q for q, v in described['queues'].items() if 'dlq' in v) or '-'} (each with a DLQ)
+  Consumers       {', '.join(m['binary'] for m in described['driver']['mappings']) or '-'} (driven by infra/driver.py)
   Admin           {users['admin']['email']} / {users['admin']['password']}
   Shopper         {users['shopper']['email']} / {users['shopper']['password']}
   Stack file      {rel}; shell env: source {(local.dir / 'env.sh').relative_to(ROOT)}
-  Logs            {(local.dir / 'watch.log').relative_to(ROOT)}, {(local.dir / 'moto.log').relative_to(ROOT)}
+  Logs            {(local.dir / 'watch.log').relative_to(ROOT)} (functions), {(local.dir / 'driver.log').relative_to(ROOT)} (queue/stream invocations), {(local.dir / 'moto.log').relative_to(ROOT)}
 
   curl -s {local.api_url}/v1/books
   TOKEN=$(.venv/bin/python infra/stack.py token admin --name {local.name})
@@ -355,21 +513,22 @@ def run_checked(argv: list[str], env: dict[str, str], what: str, ok=(0,)) -> int
 
 def cmd_dev(local: Local, args) -> None:
     try:
-        proc, described = bring_up(local, args.seed)
+        (watch, driver), described = bring_up(local, args)
         banner(local, described)
-        print("Ctrl-C stops moto and watch.", flush=True)
+        print("Ctrl-C stops moto, watch and the driver.", flush=True)
         moto_pid = procs.recorded(local.dir / "moto.pid", MOTO_MARKER)
-        while proc.poll() is None and moto_pid and procs.alive(moto_pid):
+        while watch.poll() is None and driver.poll() is None and moto_pid and procs.alive(moto_pid):
             time.sleep(1)
-        raise Failure(f"a local process died:\n{procs.tail(local.dir / 'watch.log')}")
+        dead = "watch" if watch.poll() is not None else "driver" if driver.poll() is not None else "moto"
+        raise Failure(f"{dead} died:\n{procs.tail(local.dir / f'{dead}.log')}")
     finally:
-        log("stopping moto and watch")
+        log("stopping moto, watch and the driver")
         stop_all(local)
 
 
 def cmd_up(local: Local, args) -> None:
     try:
-        _, described = bring_up(local, args.seed)
+        _, described = bring_up(local, args)
     except BaseException:
         stop_all(local)
         raise
@@ -382,7 +541,7 @@ def cmd_test(local: Local, args) -> None:
         run_checked(["cargo", "test", "--workspace"], env, "cargo test")
 
     try:
-        _, described = bring_up(local, args.seed, before_watch=cargo_test)
+        _, described = bring_up(local, args, before_watch=cargo_test)
         env = {**described["functionEnv"], "BOOKISH_STACK": str(local.dir / "stack.json")}
         if not any((ROOT / "tests").glob("**/test_*.py")):
             log("WARNING: no pytest tests under tests/ yet; skipping pytest")
@@ -391,7 +550,7 @@ def cmd_test(local: Local, args) -> None:
         if rc == 5:
             log("WARNING: pytest collected no tests")
     finally:
-        log("stopping moto and watch")
+        log("stopping moto, watch and the driver")
         stop_all(local)
 
 
@@ -417,6 +576,8 @@ def main() -> int:
     parser.add_argument("--api-port", type=int)
     parser.add_argument("--seed", type=Path, default=ROOT / "infra" / "seed" / "books.json",
                         help="JSON array of BookInput objects to POST as the admin")
+    parser.add_argument("--dump-events", type=Path, metavar="DIR",
+                        help="the driver also writes every queue/stream event it sends to DIR")
     args = parser.parse_args()
 
     name = args.name or ("test" if args.command == "test" else "dev")

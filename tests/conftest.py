@@ -26,8 +26,15 @@ from support import (
     SPEC_PATH,
     book_input,
     isbn13_valid,
+    jwt_parts,
     load_seed,
+    moto_cognito_private_jwk,
+    rsa_key_from_jwk,
+    tag,
 )
+
+# Fixtures of the checkout tests (orders, inventory, queues, moto outbox).
+pytest_plugins = ["shop"]
 
 ADMIN_DEFAULT = ("admin@bookish.local", "Bookish-Admin-1!")
 SHOPPER_DEFAULT = ("shopper@bookish.local", "Bookish-Shopper-1!")
@@ -177,6 +184,13 @@ class Api:
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
+
+    def fresh(self) -> "Api":
+        """The same client over a new Session (same validating hooks): one per
+        thread when requests run in parallel."""
+        s = requests.Session()
+        s.hooks["response"] = list(self.session.hooks["response"])
+        return Api(self.base, s)
 
     def post(self, path, **kw):
         return self.request("POST", path, **kw)
@@ -355,6 +369,72 @@ def admin_access_token(admin_auth) -> str:
 @pytest.fixture(scope="session")
 def shopper_token(shopper_auth) -> str:
     return shopper_auth["IdToken"]
+
+
+@pytest.fixture(scope="session")
+def moto_key():
+    """moto's Cognito signing key: tokens minted with it verify like real ones."""
+    return rsa_key_from_jwk(moto_cognito_private_jwk())
+
+
+class Shopper:
+    """A signed-in Cognito user without groups: ID and access token, `sub`."""
+
+    def __init__(self, email: str, password: str, auth: dict):
+        self.email, self.password = email, password
+        self.id_token = auth["IdToken"]
+        self.access_token = auth["AccessToken"]
+        self.sub = jwt_parts(self.id_token)[1]["sub"]
+
+    def __repr__(self) -> str:
+        return f"Shopper({self.email})"
+
+
+class ShopperFactory:
+    """Signs new shoppers up through Cognito (SignUp + AdminConfirmSignUp, a
+    unique email per call); at the end empties their carts and deletes them."""
+
+    PASSWORD = "Shopper-Test-1!"  # upper, lower, number, symbol, 8+
+
+    def __init__(self, cognito, stack: dict, api: "Api"):
+        self.cognito, self.stack, self.api = cognito, stack, api
+        self.made: list[Shopper] = []
+
+    def __call__(self) -> Shopper:
+        email = f"shopper-{tag()}@test.bookish.local"
+        self.cognito.sign_up(
+            ClientId=self.stack["userPoolClientId"], Username=email, Password=self.PASSWORD,
+            UserAttributes=[{"Name": "email", "Value": email}],
+        )
+        self.cognito.admin_confirm_sign_up(UserPoolId=self.stack["userPoolId"], Username=email)
+        auth = self.cognito.initiate_auth(
+            ClientId=self.stack["userPoolClientId"], AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": self.PASSWORD},
+        )["AuthenticationResult"]
+        shopper = Shopper(email, self.PASSWORD, auth)
+        self.made.append(shopper)
+        return shopper
+
+    def cleanup(self) -> None:
+        for shopper in self.made:
+            self.api.delete("/v1/cart", token=shopper.id_token)
+            self.cognito.admin_delete_user(UserPoolId=self.stack["userPoolId"], Username=shopper.email)
+        self.made.clear()
+
+
+@pytest.fixture(scope="session")
+def new_shopper(cognito, stack, api):
+    """new_shopper() -> Shopper: a brand-new user, so a cart that never existed."""
+    factory = ShopperFactory(cognito, stack, api)
+    yield factory
+    factory.cleanup()
+
+
+@pytest.fixture(scope="session")
+def seeded_shopper(cognito, stack) -> Shopper:
+    """The seeded shopper@bookish.local (fresh tokens)."""
+    email, password = _credentials(stack, "shopper", SHOPPER_DEFAULT)
+    return Shopper(email, password, _sign_in(cognito, stack, "shopper", SHOPPER_DEFAULT))
 
 
 # --------------------------------------------------------------------------- books

@@ -215,3 +215,43 @@ def unsigned_token(claims: dict) -> str:
 
 def now() -> int:
     return int(time.time())
+
+
+def bad_authorizations(token: str, claims_override: dict, stack: dict, moto_key) -> dict:
+    """Authorization header values (None = no header) that must all give 401.
+
+    `token` is a real Cognito ID token; the forged, expired, wrong-audience,
+    ... tokens carry its claims (refreshed iat/exp), so a function that
+    accepted one would act as that user. `claims_override` is what an
+    attacker would like to change in the payload (e.g. add the admin group,
+    or another user's `sub`): "payload-tampered" keeps the real header and
+    signature and swaps in a payload with those claims."""
+    _, claims = jwt_parts(token)
+    fresh = dict(claims, iat=now(), auth_time=now(), exp=now() + 3600)
+    expired = dict(claims, iat=now() - 7200, auth_time=now() - 7200, exp=now() - 3600)
+    other_pool = stack["userPoolId"].split("_")[0] + "_" + "0" * 10 + "other"
+    h, p, sig = token.split(".")
+    tampered = b64url(json.dumps(dict(claims, **claims_override)).encode())
+    return {
+        "no-header": None,
+        "bearer-garbage": "Bearer garbage",
+        "bearer-only": "Bearer",
+        "basic": "Basic xyz",
+        "basic-admin-creds": "Basic YWRtaW5AYm9va2lzaC5sb2NhbDpCb29raXNoLUFkbWluLTEh",
+        "forged-own-key": "Bearer " + sign_rs256(fresh, fresh_rsa_key(), kid="dummy"),
+        "expired": "Bearer " + sign_rs256(expired, moto_key),
+        "wrong-audience": "Bearer " + sign_rs256(dict(fresh, aud="not-the-client-id"), moto_key),
+        "wrong-issuer": "Bearer " + sign_rs256(
+            dict(fresh, iss=f"https://cognito-idp.{stack['region']}.amazonaws.com/{other_pool}"), moto_key),
+        "no-exp": "Bearer " + sign_rs256({k: v for k, v in fresh.items() if k != "exp"}, moto_key),
+        "alg-none": "Bearer " + unsigned_token(fresh),
+        "signature-stripped": f"Bearer {h}.{p}.",
+        "payload-tampered": f"Bearer {h}.{tampered}.{sig}",
+    }
+
+
+def assert_unauthorized(resp) -> None:
+    """401 problem with a Bearer challenge."""
+    assert_problem(resp, 401, "unauthorized")
+    www = resp.headers.get("WWW-Authenticate", "")
+    assert www.split(" ")[0].split(",")[0] == "Bearer", f"WWW-Authenticate: {www!r}"

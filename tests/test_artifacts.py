@@ -34,19 +34,59 @@ def test_openapi_document_is_valid(spec):
     validate(spec)
 
 
-def test_openapi_describes_every_catalog_route(spec):
+def test_openapi_describes_every_route(spec):
     ops = {(p, m) for p, item in spec["paths"].items() for m in item if m != "parameters"}
     assert ops == {
         ("/v1/books", "get"), ("/v1/books", "post"),
         ("/v1/books/{id}", "get"), ("/v1/books/{id}", "put"), ("/v1/books/{id}", "delete"),
+        ("/v1/cart", "get"), ("/v1/cart", "delete"),
+        ("/v1/cart/items/{bookId}", "put"), ("/v1/cart/items/{bookId}", "delete"),
+        ("/v1/orders", "post"), ("/v1/orders", "get"), ("/v1/orders/{id}", "get"),
+        ("/v1/orders/{id}/cancel", "post"),
+        ("/v1/inventory/{bookId}", "get"), ("/v1/inventory/{bookId}", "put"),
     }
     for path, method in ops:
         op = spec["paths"][path][method]
-        if method == "get":
+        if path.startswith(("/v1/cart", "/v1/orders")):
+            assert op["security"] == [{"cognitoJwt": []}]
+            assert "401" in op["responses"] and "403" not in op["responses"]
+        elif path.startswith("/v1/inventory") and method == "get":
+            assert op["security"] == [] and "401" not in op["responses"]
+        elif method == "get":
             assert op["security"] == [] and "304" in op["responses"]
         else:
             assert op["security"] == [{"cognitoJwt": []}]
             assert {"401", "403"} <= set(op["responses"])
+    ids = [p for p in spec["paths"]["/v1/books"]["get"]["parameters"] if p.get("name") == "ids"]
+    assert len(ids) == 1 and ids[0]["in"] == "query"
+
+
+def _resolve(spec: dict, node: dict) -> dict:
+    while "$ref" in node:
+        kind, name = node["$ref"].split("/")[-2:]
+        node = spec["components"][kind][name]
+    return node
+
+
+def test_cart_schemas_are_closed_and_errors_are_problems(spec):
+    schemas = spec["components"]["schemas"]
+    for name in ("Cart", "CartLine", "QuantityInput"):
+        assert schemas[name]["additionalProperties"] is False, name
+    assert set(schemas["Cart"]["required"]) == {"items", "subtotal", "itemCount", "updatedAt"}
+    assert set(schemas["CartLine"]["required"]) == {"bookId", "title", "unitPrice", "quantity", "lineTotal"}
+    assert schemas["QuantityInput"]["properties"]["quantity"] == {"type": "integer", "minimum": 1, "maximum": 99}
+    assert "null" in schemas["Cart"]["properties"]["updatedAt"]["type"]
+    for path in ("/v1/cart", "/v1/cart/items/{bookId}"):
+        for method, op in spec["paths"][path].items():
+            if method == "parameters":
+                continue
+            for status, resp in op["responses"].items():
+                resp = _resolve(spec, resp)
+                assert {"x-request-id", "x-correlation-id"} <= set(resp["headers"]), (path, method, status)
+                if status.startswith(("4", "5")):
+                    assert list(resp["content"]) == ["application/problem+json"], (path, method, status)
+    put = spec["paths"]["/v1/cart/items/{bookId}"]["put"]
+    assert {"200", "400", "401", "404", "409", "413", "415"} <= set(put["responses"])
 
 
 def _bookinput_schema(spec: dict) -> dict:

@@ -23,7 +23,7 @@ pub struct Caller<'a> {
 pub async fn view(store: &dyn CartStore, catalog: &dyn Catalog, caller: &Caller<'_>) -> Result<CartView, CartError> {
     let cart = store.get(caller.owner).await?;
     let books = prices(catalog, cart.as_ref(), &[], caller).await?;
-    priced(cart, &books)
+    Ok(priced(cart, &books))
 }
 
 pub async fn set_quantity(
@@ -48,13 +48,19 @@ pub async fn set_quantity(
             book.price.currency.as_str().into(),
         ));
     }
+    // Lines whose book has left the catalog are invisible and unbuyable: drop them so they
+    // do not hold places the shopper can no longer free.
+    let gone: Vec<&str> = current.iter().flat_map(StoredCart::book_ids).filter(|id| !books.contains_key(*id)).collect();
+    for id in gone {
+        store.remove_line(caller.owner, id, now).await?;
+    }
     let updated = store.set_line(caller.owner, book_id, quantity, now).await?;
     // Another tab may have added books meanwhile: price those too.
     let unpriced: Vec<&str> = updated.book_ids().filter(|id| !books.contains_key(*id)).collect();
     if !unpriced.is_empty() {
         books.extend(prices(catalog, None, &unpriced, caller).await?);
     }
-    priced(Some(updated), &books)
+    Ok(priced(Some(updated), &books))
 }
 
 pub async fn remove(
@@ -66,7 +72,7 @@ pub async fn remove(
 ) -> Result<CartView, CartError> {
     let cart = store.remove_line(caller.owner, book_id, now).await?;
     let books = prices(catalog, cart.as_ref(), &[], caller).await?;
-    priced(cart, &books)
+    Ok(priced(cart, &books))
 }
 
 pub async fn clear(store: &dyn CartStore, caller: &Caller<'_>) -> Result<(), CartError> {
@@ -87,10 +93,10 @@ async fn prices(
 
 /// Prices a cart from the catalog's current books. Lines whose book has left the catalog
 /// are not shown (and cannot be bought).
-fn priced(cart: Option<StoredCart>, books: &HashMap<String, CatalogBook>) -> Result<CartView, CartError> {
+fn priced(cart: Option<StoredCart>, books: &HashMap<String, CatalogBook>) -> CartView {
     let Some(cart) = cart else {
         let currency = Currency::parse(DEFAULT_CURRENCY).expect("the default currency is valid");
-        return Ok(CartView { items: Vec::new(), subtotal: Money::new(0, currency), item_count: 0, updated_at: None });
+        return CartView { items: Vec::new(), subtotal: Money::new(0, currency), item_count: 0, updated_at: None };
     };
     let items: Vec<CartLineView> = cart
         .lines
@@ -111,13 +117,21 @@ fn priced(cart: Option<StoredCart>, books: &HashMap<String, CatalogBook>) -> Res
         || Currency::parse(DEFAULT_CURRENCY).expect("the default currency is valid"),
         |line| line.unit_price.currency.clone(),
     );
-    if let Some(other) = items.iter().find(|line| line.unit_price.currency != currency) {
-        return Err(CartError::MixedCurrencies(currency.as_str().into(), other.unit_price.currency.as_str().into()));
+    // Only the catalog re-pricing a carted book in another currency gets here (adding one
+    // is refused). One cart shows one currency: such a line is left out like a book that
+    // left the catalog, and the shopper can still delete it.
+    let (items, other): (Vec<_>, Vec<_>) = items.into_iter().partition(|line| line.unit_price.currency == currency);
+    if !other.is_empty() {
+        tracing::warn!(
+            currency = currency.as_str(),
+            hidden = other.len(),
+            "cart lines priced in another currency are not shown"
+        );
     }
-    Ok(CartView {
+    CartView {
         subtotal: Money::new(items.iter().map(|line| line.line_total.amount).sum(), currency),
         item_count: items.iter().map(|line| line.quantity).sum(),
         items,
         updated_at: Some(cart.updated_at),
-    })
+    }
 }

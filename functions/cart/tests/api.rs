@@ -6,7 +6,7 @@ use bookish_shared::catalog_client::{CatalogBook, StaticCatalog};
 use bookish_shared::http::serve;
 use bookish_shared::money::{Currency, Money};
 use cart::routes;
-use cart::store::MemoryCartStore;
+use cart::store::{CartStore, MemoryCartStore};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
@@ -134,6 +134,24 @@ async fn a_deleted_book_leaves_the_cart_view() {
     let cart = json_of(&shop.send(event("get-cart.json")).await);
     assert_eq!(cart["items"].as_array().unwrap().len(), 1);
     assert_eq!(cart["subtotal"]["amount"], 1998);
+    // The next change drops the dead line, so it holds no place toward the limit.
+    shop.send(put(SAMPLE_BOOK, json!({"quantity": 1}))).await;
+    let stored = shop.store.get("9b1d3c2e-shopper").await.unwrap().unwrap();
+    assert_eq!(stored.book_ids().collect::<Vec<_>>(), [SAMPLE_BOOK]);
+}
+
+#[tokio::test]
+async fn a_book_repriced_in_another_currency_does_not_break_reading_the_cart() {
+    let shop = Shop::new();
+    shop.send(event("set-quantity.json")).await;
+    shop.send(put("gatsby", json!({"quantity": 1}))).await;
+    shop.catalog.books.lock().unwrap()[1].price.currency = Currency::parse("EUR").unwrap();
+    let response = shop.send(event("get-cart.json")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cart = json_of(&response);
+    assert_eq!(cart["items"].as_array().unwrap().len(), 1);
+    assert_eq!(cart["subtotal"], json!({"amount": 1998, "currency": "USD"}));
+    assert_eq!(shop.send(remove("gatsby")).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Books, and the parsing that turns client input into a valid one.
 
 use bookish_shared::money::{Currency, Money};
-use bookish_shared::text::fold;
+use bookish_shared::text::{fold, required};
 use bookish_shared::Problem;
 use serde::{Deserialize, Serialize};
 
@@ -126,14 +126,14 @@ pub struct BookDraft {
 impl BookInput {
     pub fn parse(self, current_year: i32) -> Result<BookDraft, Problem> {
         let isbn = Isbn13::parse(&self.isbn).map_err(|e| Problem::invalid("isbn", e))?;
-        let title = required_text("title", &self.title, MAX_TITLE_CHARS)?;
-        let author = required_text("author", &self.author, MAX_AUTHOR_CHARS)?;
+        let title = required("title", &self.title, MAX_TITLE_CHARS)?;
+        let author = required("author", &self.author, MAX_AUTHOR_CHARS)?;
         if self.genres.is_empty() || self.genres.len() > MAX_GENRES {
             return Err(Problem::invalid("genres", format!("Give between 1 and {MAX_GENRES} genres.")));
         }
         let mut genres: Vec<String> = Vec::with_capacity(self.genres.len());
         for (i, genre) in self.genres.iter().enumerate() {
-            let genre = required_text(&format!("genres.{i}"), genre, MAX_GENRE_CHARS)?;
+            let genre = required(&format!("genres.{i}"), genre, MAX_GENRE_CHARS)?;
             if fold(&genre).is_empty() {
                 return Err(Problem::invalid(format!("genres.{i}"), "A genre needs at least one letter or digit."));
             }
@@ -174,17 +174,6 @@ impl BookInput {
             price: Money::new(self.price.amount, currency),
         })
     }
-}
-
-fn required_text(field: &str, value: &str, max_chars: usize) -> Result<String, Problem> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(Problem::invalid(field, format!("{field} cannot be empty.")));
-    }
-    if value.chars().count() > max_chars {
-        return Err(Problem::invalid(field, format!("{field} is longer than {max_chars} characters.")));
-    }
-    Ok(value.to_owned())
 }
 
 #[cfg(test)]

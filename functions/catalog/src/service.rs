@@ -1,6 +1,7 @@
 //! The catalog's rules, written against the `BookStore` port: nothing here knows HTTP,
 //! Lambda or DynamoDB.
 
+use bookish_shared::events::rfc3339;
 use bookish_shared::text::fold;
 use bookish_shared::{cursor, Problem};
 use serde::Serialize;
@@ -126,7 +127,7 @@ pub async fn get_book(store: &dyn BookStore, id: &str) -> Result<Book, CatalogEr
 }
 
 pub async fn create_book(store: &dyn BookStore, draft: BookDraft, now: OffsetDateTime) -> Result<Book, CatalogError> {
-    let now = timestamp(now);
+    let now = rfc3339(now);
     let book = Book {
         id: uuid::Uuid::new_v4().simple().to_string(),
         isbn: draft.isbn,
@@ -162,7 +163,7 @@ pub async fn replace_book(
         description: draft.description,
         published_year: draft.published_year,
         price: draft.price,
-        updated_at: timestamp(now),
+        updated_at: rfc3339(now),
         version: current.version + 1,
         ..current.clone()
     };
@@ -185,11 +186,4 @@ async fn checked_current(
         return Err(CatalogError::PreconditionFailed(current.etag()));
     }
     Ok(current)
-}
-
-fn timestamp(now: OffsetDateTime) -> String {
-    now.replace_nanosecond(0)
-        .unwrap_or(now)
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("UTC timestamps always format")
 }

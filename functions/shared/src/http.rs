@@ -140,6 +140,10 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Problem> {
     }
     let text = std::str::from_utf8(bytes)
         .map_err(|_| Problem::invalid("body", "The request body is not valid UTF-8 text."))?;
+    // serde would fill a struct from an array too (`[3]`); every Bookish body is an object.
+    if !text.trim_start().starts_with('{') {
+        return Err(Problem::invalid("body", "The request body must be a JSON object."));
+    }
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = dotted(err.path());
@@ -258,6 +262,12 @@ mod tests {
     }
 
     #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Basket {
+        items: Vec<Price>,
+    }
+
+    #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
     struct Price {
@@ -290,11 +300,14 @@ mod tests {
         assert_eq!(problem_of(r#"{"price":{"amount":1}}"#).field.as_deref(), Some("name"));
         assert_eq!(problem_of(r#"{"name":"a","price":{}}"#).field.as_deref(), Some("price.amount"));
         assert_eq!(
-            json_body::<Vec<Price>>(&post("application/json", Body::Text(r#"[{"amount":1},{"amount":"x"}]"#.into())))
-                .unwrap_err()
-                .field
-                .as_deref(),
-            Some("1.amount")
+            json_body::<Basket>(&post(
+                "application/json",
+                Body::Text(r#"{"items":[{"amount":1},{"amount":"x"}]}"#.into())
+            ))
+            .unwrap_err()
+            .field
+            .as_deref(),
+            Some("items.1.amount")
         );
     }
 
@@ -303,6 +316,7 @@ mod tests {
         assert_eq!(problem_of("{").status(), 400);
         assert_eq!(problem_of("").status(), 400);
         assert_eq!(problem_of("[]").status(), 400);
+        assert_eq!(problem_of(r#"["a", {"amount": 1}]"#).field.as_deref(), Some("body"));
         assert_eq!(problem_of(r#"{"name":"a","price":{"amount":1}} {}"#).field.as_deref(), Some("body"));
         let too_big = format!(r#"{{"name":"{}"}}"#, "a".repeat(MAX_BODY_BYTES));
         assert_eq!(problem_of(&too_big).status(), 413);

@@ -9,6 +9,8 @@ pub mod cursor;
 pub mod dynamo;
 pub mod events;
 pub mod http;
+#[cfg(feature = "catalog-client")]
+pub mod invoke;
 pub mod money;
 pub mod problem;
 #[cfg(feature = "sqs")]

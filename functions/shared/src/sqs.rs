@@ -17,8 +17,9 @@ use crate::events::Envelope;
 pub type ConsumerError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Handles each record of a batch in turn and reports the ones that failed. A body that
-/// is not an event envelope fails like any other error.
-pub async fn for_each_record<F, Fut>(event: SqsEvent, handle: F) -> SqsBatchResponse
+/// is not an event envelope fails like any other error. Every log line carries the Lambda
+/// `request_id` and, once the envelope is read, its correlation id.
+pub async fn for_each_record<F, Fut>(event: SqsEvent, request_id: &str, handle: F) -> SqsBatchResponse
 where
     F: Fn(Envelope<serde_json::Value>) -> Fut,
     Fut: Future<Output = Result<(), ConsumerError>>,
@@ -31,12 +32,13 @@ where
             serde_json::from_str(record.body.as_deref().unwrap_or(""));
         let result = match envelope {
             Err(err) => {
-                tracing::error!(message_id, receive_count, error = %err, "message is not an event envelope");
+                tracing::error!(request_id, message_id, receive_count, error = %err, "message is not an event envelope");
                 Err(err.into())
             }
             Ok(envelope) => {
                 let span = tracing::info_span!(
                     "message",
+                    request_id,
                     message_id,
                     event_id = %envelope.event_id,
                     event_type = %envelope.kind,
@@ -184,7 +186,7 @@ mod tests {
         let ok = r#"{"eventId":"e1","type":"Good","version":1,"occurredAt":"t","correlationId":"c","data":{}}"#;
         let bad = r#"{"eventId":"e2","type":"Bad","version":1,"occurredAt":"t","correlationId":"c","data":{}}"#;
         event.records = vec![message("m1", ok), message("m2", "not json"), message("m3", bad), message("m4", ok)];
-        let response = for_each_record(event, |envelope| async move {
+        let response = for_each_record(event, "request-1", |envelope| async move {
             if envelope.kind == "Bad" {
                 Err("refused".into())
             } else {

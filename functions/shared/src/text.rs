@@ -3,6 +3,20 @@
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
+use crate::Problem;
+
+/// A required text field: trimmed, not empty, at most `max_chars` characters.
+pub fn required(field: &str, value: &str, max_chars: usize) -> Result<String, Problem> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(Problem::invalid(field, format!("{field} cannot be empty.")));
+    }
+    if value.chars().count() > max_chars {
+        return Err(Problem::invalid(field, format!("{field} is longer than {max_chars} characters.")));
+    }
+    Ok(value.to_owned())
+}
+
 /// Folds text to the form search keys are stored and queried in: accents stripped, lower
 /// case, runs of anything but letters and digits turned into one space. "Cien Años" and
 /// "cien  anos!" both fold to "cien anos".

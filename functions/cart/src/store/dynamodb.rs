@@ -12,8 +12,9 @@ use aws_sdk_dynamodb::Client;
 use bookish_shared::dynamo::{n, s, Item};
 use time::OffsetDateTime;
 
-use super::{timestamp, CartStore, StoreError};
+use super::{CartStore, StoreError};
 use crate::cart::{Quantity, StoredCart, StoredLine, LIFETIME, MAX_LINES};
+use bookish_shared::events::rfc3339;
 
 pub struct DynamoCartStore {
     client: Client,
@@ -57,7 +58,7 @@ impl DynamoCartStore {
             .condition_expression(condition)
             // `lines` is one of DynamoDB's reserved words.
             .expression_attribute_names("#lines", "lines")
-            .expression_attribute_values(":now", s(timestamp(now)))
+            .expression_attribute_values(":now", s(rfc3339(now)))
             .expression_attribute_values(":expires", n((now + LIFETIME).unix_timestamp()))
             .return_values(ReturnValue::AllNew);
         if expression.contains("#book") || condition.contains("#book") {
@@ -100,7 +101,7 @@ impl CartStore for DynamoCartStore {
     ) -> Result<StoredCart, StoreError> {
         let line = AttributeValue::M(Item::from([
             ("quantity".to_owned(), n(quantity.get())),
-            ("addedAt".to_owned(), s(timestamp(now))),
+            ("addedAt".to_owned(), s(rfc3339(now))),
         ]));
         for _ in 0..ATTEMPTS {
             // The book is already in the cart: change its quantity, keep its place.

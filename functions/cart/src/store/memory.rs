@@ -6,8 +6,9 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{timestamp, CartStore, StoreError};
+use super::{CartStore, StoreError};
 use crate::cart::{Quantity, StoredCart, StoredLine, MAX_LINES};
+use bookish_shared::events::rfc3339;
 
 #[derive(Default)]
 pub struct MemoryCartStore {
@@ -28,7 +29,7 @@ impl CartStore for MemoryCartStore {
         now: OffsetDateTime,
     ) -> Result<StoredCart, StoreError> {
         let mut carts = self.carts.lock().unwrap();
-        let now = timestamp(now);
+        let now = rfc3339(now);
         let cart =
             carts.entry(owner.to_owned()).or_insert_with(|| StoredCart { lines: Vec::new(), updated_at: now.clone() });
         let full = cart.lines.len() >= MAX_LINES;
@@ -50,7 +51,7 @@ impl CartStore for MemoryCartStore {
         let mut carts = self.carts.lock().unwrap();
         Ok(carts.get_mut(owner).map(|cart| {
             cart.lines.retain(|line| line.book_id != book_id);
-            cart.updated_at = timestamp(now);
+            cart.updated_at = rfc3339(now);
             cart.clone()
         }))
     }

@@ -44,10 +44,3 @@ pub trait CartStore: Send + Sync {
 
     async fn clear(&self, owner: &str) -> Result<(), StoreError>;
 }
-
-pub fn timestamp(now: OffsetDateTime) -> String {
-    now.replace_nanosecond(0)
-        .unwrap_or(now)
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("UTC timestamps always format")
-}

@@ -1,0 +1,25 @@
+//! Lambda entry point for the order events on InventoryQueue.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use bookish_shared::sqs::{self, SqsPublisher};
+use bookish_shared::{config, dynamo, telemetry};
+use inventory::consumer::{self, Deps};
+use inventory::store::DynamoStockStore;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let store = DynamoStockStore::new(dynamo::client().await, config::required("STOCK_TABLE")?);
+    let publisher = SqsPublisher::from_env().await;
+    let queue_url = config::required("ORDER_STOCK_QUEUE_URL")?;
+    let deps = Deps { store: &store, publisher: &publisher, order_stock_queue_url: &queue_url };
+    let deps = &deps;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let request_id = event.context.request_id;
+        let response =
+            sqs::for_each_record(event.payload, &request_id, |envelope| consumer::handle(deps, envelope)).await;
+        Ok::<_, Error>(response)
+    }))
+    .await
+}

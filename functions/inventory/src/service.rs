@@ -1,0 +1,174 @@
+//! The inventory's rules, written against the `StockStore` and `Publisher` ports: nothing
+//! here knows HTTP, Lambda, SQS or DynamoDB.
+//!
+//! A reservation's life is a small state machine, recorded under the order id:
+//!
+//! ```text
+//! (none) --OrderPlaced, stock enough--> RESERVED --OrderCancelled--> RELEASED
+//! (none) --OrderPlaced, stock short---> REJECTED
+//! (none) --OrderCancelled-------------> CANCELLED (tombstone: a late OrderPlaced takes nothing)
+//! ```
+//!
+//! Every other event leaves it as it is, so a redelivered message changes nothing. Each
+//! step is one guarded write; when a guard shows another delivery got there first, the
+//! rules read what it recorded and go from there.
+//!
+//! Outcomes are published after the write. If publishing fails the message fails, SQS
+//! delivers it again, and that delivery finds the recorded decision and announces it
+//! again under the same event id: the idempotent consumer re-emits, so no outbox is
+//! needed here. The order service may therefore see an outcome more than once.
+
+use bookish_shared::events::Envelope;
+use bookish_shared::sqs::{self, Publisher};
+use time::OffsetDateTime;
+
+use crate::stock::{
+    Available, BookId, OrderId, Reservation, ReservationRequest, ReservationStatus, Shortage, StockView,
+};
+use crate::store::{Recorded, Release, Reserve, StockStore};
+use crate::InventoryError;
+
+/// How often one delivery looks again after losing a race, before leaving the message to
+/// SQS to deliver later.
+const ATTEMPTS: usize = 3;
+
+pub async fn stock(store: &dyn StockStore, book_id: &str) -> Result<StockView, InventoryError> {
+    let book_id = known_book(book_id)?;
+    let available = store.available(std::slice::from_ref(&book_id)).await?.first().copied().unwrap_or_default();
+    Ok(StockView { book_id, available })
+}
+
+pub async fn set_stock(
+    store: &dyn StockStore,
+    book_id: &str,
+    available: Available,
+    now: OffsetDateTime,
+) -> Result<StockView, InventoryError> {
+    let book_id = known_book(book_id)?;
+    store.set_available(&book_id, available, now).await?;
+    Ok(StockView { book_id, available })
+}
+
+fn known_book(book_id: &str) -> Result<BookId, InventoryError> {
+    BookId::parse(book_id).ok_or_else(|| InventoryError::UnknownBook(book_id.to_owned()))
+}
+
+/// Where decisions are announced: the order service's stock queue, under the correlation
+/// id of the order event being handled.
+pub struct Announcer<'a> {
+    pub publisher: &'a dyn Publisher,
+    pub queue_url: &'a str,
+    pub correlation_id: &'a str,
+}
+
+/// What handling one OrderPlaced did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placed {
+    Reserved,
+    Rejected(Vec<Shortage>),
+    /// A decision was already recorded (an earlier delivery, or a cancellation that came
+    /// first); it was announced again if it is one the order service waits for.
+    AlreadyDecided(ReservationStatus),
+}
+
+/// OrderPlaced: reserve every line or none, record the decision, announce it.
+pub async fn place(
+    store: &dyn StockStore,
+    announcer: &Announcer<'_>,
+    request: &ReservationRequest,
+    now: OffsetDateTime,
+) -> Result<Placed, InventoryError> {
+    for _ in 0..ATTEMPTS {
+        let (decision, placed) = match store.reserve(request, now).await? {
+            Reserve::Reserved(reservation) => (reservation, Placed::Reserved),
+            Reserve::AlreadyRecorded(existing) => {
+                let status = existing.status;
+                (existing, Placed::AlreadyDecided(status))
+            }
+            Reserve::InsufficientStock => {
+                let shortages = shortages(store, request).await?;
+                if shortages.is_empty() {
+                    continue; // restocked (or released) since the attempt: try again
+                }
+                let rejection = Reservation::rejected(request, shortages.clone(), now);
+                match store.record(&rejection).await? {
+                    Recorded::New => (rejection, Placed::Rejected(shortages)),
+                    Recorded::Existing(existing) => {
+                        let status = existing.status;
+                        (existing, Placed::AlreadyDecided(status))
+                    }
+                }
+            }
+        };
+        announce(announcer, &decision, now).await?;
+        return Ok(placed);
+    }
+    Err(InventoryError::Busy(format!("stock for order {} kept changing", request.order_id.as_str())))
+}
+
+/// The lines the stock cannot cover right now, with what there is.
+async fn shortages(store: &dyn StockStore, request: &ReservationRequest) -> Result<Vec<Shortage>, InventoryError> {
+    let books: Vec<BookId> = request.lines.iter().map(|line| line.book_id.clone()).collect();
+    let available = store.available(&books).await?;
+    Ok(request
+        .lines
+        .iter()
+        .zip(available)
+        .filter(|(line, available)| !available.covers(line.quantity))
+        .map(|(line, available)| Shortage {
+            book_id: line.book_id.clone(),
+            requested: line.quantity.get(),
+            available: available.get(),
+        })
+        .collect())
+}
+
+/// Tells the order service a decision. Every announcement of one decision is the same
+/// event: same id, same time.
+async fn announce(
+    announcer: &Announcer<'_>,
+    decision: &Reservation,
+    now: OffsetDateTime,
+) -> Result<(), InventoryError> {
+    let Some(outcome) = decision.outcome() else { return Ok(()) };
+    let mut event = Envelope::new(outcome.event_id(), outcome.kind(), announcer.correlation_id, &outcome, now);
+    event.occurred_at.clone_from(&decision.at);
+    sqs::publish(announcer.publisher, announcer.queue_url, &event).await?;
+    Ok(())
+}
+
+/// What handling one OrderCancelled did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cancelled {
+    /// The reserved stock went back on the shelf.
+    Released,
+    /// Nothing was recorded yet: a tombstone now keeps a late OrderPlaced from reserving.
+    Tombstoned,
+    /// Nothing is held (rejected, or already released or cancelled): nothing changed.
+    NothingHeld(ReservationStatus),
+}
+
+/// OrderCancelled: give back what the order holds, exactly once.
+pub async fn cancel(
+    store: &dyn StockStore,
+    order_id: &OrderId,
+    customer_id: &str,
+    now: OffsetDateTime,
+) -> Result<Cancelled, InventoryError> {
+    for _ in 0..ATTEMPTS {
+        match store.reservation(order_id).await? {
+            None => match store.record(&Reservation::cancelled(order_id.clone(), customer_id, now)).await? {
+                Recorded::New => return Ok(Cancelled::Tombstoned),
+                Recorded::Existing(_) => continue, // reserved or rejected meanwhile: look again
+            },
+            Some(reservation) if reservation.status == ReservationStatus::Reserved => {
+                match store.release(&reservation, now).await? {
+                    Release::Released => return Ok(Cancelled::Released),
+                    Release::NotReserved => continue, // another delivery released it: look again
+                }
+            }
+            Some(settled) => return Ok(Cancelled::NothingHeld(settled.status)),
+        }
+    }
+    Err(InventoryError::Busy(format!("the reservation of order {} kept changing", order_id.as_str())))
+}

@@ -1,0 +1,20 @@
+//! SQS in: each event of a NotificationQueue batch to the rules, with failures reported
+//! per message (`ReportBatchItemFailures`), so one bad message does not hold up its batch.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use bookish_shared::events::Envelope;
+use bookish_shared::sqs::{self, ConsumerError};
+use time::OffsetDateTime;
+
+use crate::service::{self, Ports};
+
+pub async fn handle_batch(ports: &Ports<'_>, event: SqsEvent, request_id: &str) -> SqsBatchResponse {
+    sqs::for_each_record(event, request_id, |envelope| handle(ports, envelope)).await
+}
+
+pub async fn handle(ports: &Ports<'_>, envelope: Envelope<serde_json::Value>) -> Result<(), ConsumerError> {
+    if let Some(report) = service::on_event(ports, envelope, OffsetDateTime::now_utc()).await? {
+        tracing::info!(email = ?report.email, sms = ?report.sms, "notified");
+    }
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! The notification rules, written against the `Mailer`, `SmsSender` and `SentLog` ports:
+//! an order event becomes at most one email and one SMS per (order, status), whatever
+//! the redeliveries.
+
+use std::future::Future;
+
+use bookish_shared::events::Envelope;
+use time::OffsetDateTime;
+
+use crate::error::{NotificationError, SendError};
+use crate::mailer::{Email, Mailer};
+use crate::order::{Notice, OrderEventData, Status};
+use crate::render::{self, Subjects};
+use crate::sent_log::{Channel, Claim, SentKey, SentLog};
+use crate::sms::SmsSender;
+
+/// The adapters and configuration the rules use, built once per cold start.
+pub struct Ports<'a> {
+    pub mailer: &'a dyn Mailer,
+    pub sms: &'a dyn SmsSender,
+    pub sent: &'a dyn SentLog,
+    pub subjects: &'a Subjects,
+}
+
+/// What happened on one channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Sent now; the provider's message id.
+    Sent(String),
+    /// An earlier delivery of the event sent it.
+    AlreadySent,
+    /// No usable address or phone number: nothing to send.
+    NoRecipient,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    pub email: Delivery,
+    pub sms: Delivery,
+}
+
+/// Handles one event from the notification queue. Events of other types are not ours to
+/// act on: `Ok(None)`.
+pub async fn on_event(
+    ports: &Ports<'_>,
+    envelope: Envelope<serde_json::Value>,
+    now: OffsetDateTime,
+) -> Result<Option<Report>, NotificationError> {
+    let Some(status) = Status::from_event_type(&envelope.kind) else {
+        tracing::info!(event_type = %envelope.kind, "not an event this service acts on; ignored");
+        return Ok(None);
+    };
+    let data: OrderEventData = serde_path_to_error::deserialize(envelope.data).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "data".to_owned() } else { format!("data.{path}") };
+        NotificationError::Malformed(format!("{field}: {}", e.inner()))
+    })?;
+    let notice = Notice::new(status, data.order).map_err(NotificationError::Malformed)?;
+    notify(ports, &notice, now).await.map(Some)
+}
+
+/// Sends the notice by email and, when there is a phone number, by SMS. Each channel
+/// is claimed and recorded on its own, so when one fails the retry redoes only that one.
+pub async fn notify(ports: &Ports<'_>, notice: &Notice, now: OffsetDateTime) -> Result<Report, NotificationError> {
+    let email = match &notice.email {
+        None => {
+            tracing::warn!(order_id = %notice.order_id, "the order has no usable email address: no email sent");
+            Ok(Delivery::NoRecipient)
+        }
+        Some(to) => {
+            let content = render::email(notice, ports.subjects);
+            let email =
+                Email { to: to.as_str().to_owned(), subject: content.subject, html: content.html, text: content.text };
+            let key = SentKey::new(&notice.order_id, notice.status, Channel::Email);
+            deliver(ports.sent, &key, now, ports.mailer.send(&email)).await
+        }
+    };
+    let sms = match &notice.phone {
+        None => Ok(Delivery::NoRecipient),
+        Some(phone) => {
+            let text = render::sms(notice);
+            let key = SentKey::new(&notice.order_id, notice.status, Channel::Sms);
+            deliver(ports.sent, &key, now, ports.sms.send(phone.as_str(), &text)).await
+        }
+    };
+    match (email, sms) {
+        (Ok(email), Ok(sms)) => Ok(Report { email, sms }),
+        (Err(err), Ok(_)) | (Ok(_), Err(err)) => Err(err),
+        (Err(email), Err(sms)) => {
+            tracing::warn!(order_id = %notice.order_id, error = %sms, "the SMS failed too");
+            Err(email)
+        }
+    }
+}
+
+/// Claim, send, record: see `sent_log` for the protocol and the window it leaves.
+/// `send` is a future, so nothing is sent unless the claim is ours.
+async fn deliver(
+    log: &dyn SentLog,
+    key: &SentKey,
+    now: OffsetDateTime,
+    send: impl Future<Output = Result<String, SendError>>,
+) -> Result<Delivery, NotificationError> {
+    let token = match log.claim(key, now).await? {
+        Claim::Acquired(token) => token,
+        Claim::AlreadySent => {
+            tracing::info!(key = key.pk(), "already sent; skipped");
+            return Ok(Delivery::AlreadySent);
+        }
+        Claim::InProgress => return Err(NotificationError::InProgress(key.pk())),
+    };
+    let message_id = match send.await {
+        Ok(message_id) => message_id,
+        Err(err) => {
+            if let Err(release) = log.release(key, &token).await {
+                // The claim goes stale after a minute and the retry takes it over then.
+                tracing::warn!(key = key.pk(), error = %release, "could not release the claim");
+            }
+            return Err(err.into());
+        }
+    };
+    tracing::info!(key = key.pk(), message_id, "sent");
+    if let Err(err) = log.mark_sent(key, &message_id, now).await {
+        // The message is out. Failing the event would make its retry send it again once
+        // the claim is stale; succeeding leaves that risk to a duplicate event only.
+        tracing::error!(key = key.pk(), error = %err, "sent, but could not record it");
+    }
+    Ok(Delivery::Sent(message_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mailer::MemoryMailer;
+    use crate::order::{EmailAddress, OrderId, PhoneNumber};
+    use crate::sent_log::MemorySentLog;
+    use crate::sms::MemorySms;
+    use bookish_shared::money::{Currency, Money};
+
+    struct Fakes {
+        mailer: MemoryMailer,
+        sms: MemorySms,
+        sent: MemorySentLog,
+        subjects: Subjects,
+    }
+
+    impl Fakes {
+        fn new() -> Self {
+            Self {
+                mailer: MemoryMailer::default(),
+                sms: MemorySms::default(),
+                sent: MemorySentLog::default(),
+                subjects: Subjects::default(),
+            }
+        }
+
+        fn ports(&self) -> Ports<'_> {
+            Ports { mailer: &self.mailer, sms: &self.sms, sent: &self.sent, subjects: &self.subjects }
+        }
+    }
+
+    fn notice(phone: Option<&str>) -> Notice {
+        Notice {
+            order_id: OrderId::parse("o-1").unwrap(),
+            status: Status::Confirmed,
+            reason: None,
+            greeting_name: None,
+            lines: vec![],
+            total: Money::new(1250, Currency::parse("USD").unwrap()),
+            email: Some(EmailAddress::parse("ada@example.com").unwrap()),
+            phone: phone.map(|p| PhoneNumber::parse(p).unwrap()),
+        }
+    }
+
+    fn at(seconds: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_795_000_000 + seconds).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_notice_in_progress_elsewhere_is_retried_not_sent() {
+        let fakes = Fakes::new();
+        let key = SentKey::new(&OrderId::parse("o-1").unwrap(), Status::Confirmed, Channel::Email);
+        assert!(matches!(fakes.sent.claim(&key, at(0)).await.unwrap(), Claim::Acquired(_)));
+        let err = notify(&fakes.ports(), &notice(None), at(10)).await.unwrap_err();
+        assert!(matches!(err, NotificationError::InProgress(_)), "{err}");
+        assert!(fakes.mailer.sent().is_empty());
+        // The other delivery died: once its claim is stale, this one sends.
+        let report = notify(&fakes.ports(), &notice(None), at(61)).await.unwrap();
+        assert!(matches!(report.email, Delivery::Sent(_)));
+        assert_eq!(fakes.mailer.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_sms_does_not_resend_the_email() {
+        let fakes = Fakes::new();
+        fakes.sms.fail(true);
+        assert!(notify(&fakes.ports(), &notice(Some("+15555550100")), at(0)).await.is_err());
+        fakes.sms.fail(false);
+        let report = notify(&fakes.ports(), &notice(Some("+15555550100")), at(1)).await.unwrap();
+        assert_eq!(report.email, Delivery::AlreadySent);
+        assert!(matches!(report.sms, Delivery::Sent(_)));
+        assert_eq!((fakes.mailer.sent().len(), fakes.sms.sent().len()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn the_sent_log_records_the_message_id() {
+        let fakes = Fakes::new();
+        let report = notify(&fakes.ports(), &notice(None), at(0)).await.unwrap();
+        assert_eq!(report, Report { email: Delivery::Sent("memory-email-1".into()), sms: Delivery::NoRecipient });
+        let key = SentKey::new(&OrderId::parse("o-1").unwrap(), Status::Confirmed, Channel::Email);
+        let record = fakes.sent.get(&key).await.unwrap().unwrap();
+        assert_eq!(record.message_id.as_deref(), Some("memory-email-1"));
+        assert_eq!(record.sent_at.as_deref(), Some("2026-11-18T11:06:40Z"));
+    }
+}

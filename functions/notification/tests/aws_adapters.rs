@@ -1,0 +1,143 @@
+//! The SES v2 and SNS adapters, and the whole consumer on real adapters, against the moto
+//! server that `make test` starts (AWS_ENDPOINT_URL, SENT_TABLE, SENDER_EMAIL from
+//! template.yaml). What moto "sent" is read back from its `GET /moto-api/data.json`.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use notification::consumer::handle_batch;
+use notification::mailer::{Email, Mailer, SesMailer};
+use notification::render::Subjects;
+use notification::sent_log::DynamoSentLog;
+use notification::service::Ports;
+use notification::sms::{SmsSender, SnsSms};
+use serde_json::Value;
+
+fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL must point at moto: run `make test`, which starts it")
+}
+
+fn sender() -> String {
+    std::env::var("SENDER_EMAIL").expect("SENDER_EMAIL must be set: run `make test`")
+}
+
+async fn aws() -> aws_config::SdkConfig {
+    endpoint();
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// SES refuses to send from an unknown identity. `make test` creates the sender's; doing it
+/// here too keeps this test runnable on its own (moto accepts a repeat).
+async fn mailer(aws: &aws_config::SdkConfig) -> SesMailer {
+    let client = aws_sdk_sesv2::Client::new(aws);
+    if let Err(err) = client.create_email_identity().email_identity(sender()).send().await {
+        let exists = err.as_service_error().is_some_and(|e| e.is_already_exists_exception());
+        assert!(exists, "{}", aws_sdk_sesv2::error::DisplayErrorContext(&err));
+    }
+    SesMailer::new(client, sender())
+}
+
+/// moto's record of everything it holds, by a plain HTTP/1.0 GET (no client dependency).
+fn moto_data() -> Value {
+    let endpoint = endpoint();
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(host).unwrap_or_else(|e| panic!("moto at {host}: {e}"));
+    write!(stream, "GET /moto-api/data.json HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8(response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.") && head.contains(" 200 "), "{head}");
+    serde_json::from_str(body).unwrap()
+}
+
+fn sent_emails(to: &str) -> Vec<Value> {
+    let data = moto_data();
+    let messages = data["ses"]["Message"].as_array().cloned().unwrap_or_default();
+    messages
+        .into_iter()
+        .filter(|m| m["destinations"]["ToAddresses"].as_array().is_some_and(|a| a.contains(&to.into())))
+        .collect()
+}
+
+fn sent_texts(containing: &str) -> Vec<Value> {
+    let data = moto_data();
+    let texts = data["sns"]["SMS"].as_array().cloned().unwrap_or_default();
+    texts.into_iter().filter(|m| m["message"].as_str().is_some_and(|t| t.contains(containing))).collect()
+}
+
+fn unique() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[tokio::test]
+async fn ses_mailer_sends_from_the_sender_identity() {
+    let aws = aws().await;
+    let mailer = mailer(&aws).await;
+    let to = format!("shopper-{}@bookish.example", unique());
+    let email = Email {
+        to: to.clone(),
+        subject: "Your Bookish order o-1 is confirmed".into(),
+        html: "<p>Hello &amp; welcome</p>".into(),
+        text: "Hello & welcome".into(),
+    };
+    let message_id = mailer.send(&email).await.unwrap();
+    let sent = sent_emails(&to);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["id"], message_id.as_str());
+    assert_eq!(sent[0]["source"], sender().as_str());
+    assert_eq!(sent[0]["subject"], "Your Bookish order o-1 is confirmed");
+    // moto keeps only the HTML body when there are both.
+    assert_eq!(sent[0]["body"], "<p>Hello &amp; welcome</p>");
+}
+
+#[tokio::test]
+async fn ses_mailer_reports_a_refusal() {
+    let aws = aws().await;
+    let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&aws), format!("nobody-{}@unverified.example", unique()));
+    let email = Email { to: "a@bookish.example".into(), subject: "s".into(), html: "h".into(), text: "t".into() };
+    let err = mailer.send(&email).await.unwrap_err();
+    assert_eq!(err.channel, "email");
+}
+
+#[tokio::test]
+async fn sns_sms_texts_a_phone_number() {
+    let aws = aws().await;
+    let sms = SnsSms::new(aws_sdk_sns::Client::new(&aws));
+    let text = format!("Bookish: order {} is confirmed. Total $12.50.", unique());
+    let message_id = sms.send("+15555550100", &text).await.unwrap();
+    let sent = sent_texts(&text);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["phone_number"], "+15555550100");
+    assert_eq!(sent[0]["message_id"], message_id.as_str());
+}
+
+#[tokio::test]
+async fn redeliveries_send_one_email_and_one_sms_through_aws() {
+    let table = std::env::var("SENT_TABLE").expect("SENT_TABLE must name the sent table: run `make test`");
+    let aws = aws().await;
+    let mailer = mailer(&aws).await;
+    let sms = SnsSms::new(aws_sdk_sns::Client::new(&aws));
+    let sent = DynamoSentLog::new(aws_sdk_dynamodb::Client::new(&aws), table);
+    let subjects = Subjects::default();
+    let ports = Ports { mailer: &mailer, sms: &sms, sent: &sent, subjects: &subjects };
+
+    // The sample event, for an order (and shopper) this moto has never seen.
+    let (order_id, to) = (unique(), format!("shopper-{}@bookish.example", unique()));
+    let path = format!("{}/../../events/notification/redelivered-batch.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replace("0193a2b4-6c1e-7f00-9d2a-5b8c3e4f1a01", &order_id).replace("shopper@bookish.local", &to);
+    let event: SqsEvent = serde_json::from_str(&text).unwrap();
+
+    for _ in 0..2 {
+        let response = handle_batch(&ports, event.clone(), "request-1").await;
+        assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
+    }
+    let emails = sent_emails(&to);
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    assert_eq!(emails[0]["subject"], format!("Your Bookish order {order_id} is confirmed").as_str());
+    let html = emails[0]["body"].as_str().unwrap();
+    assert!(html.contains(&order_id) && html.contains("The Great Gatsby") && html.contains("$32.48"), "{html}");
+    assert_eq!(sent_texts(&order_id).len(), 1);
+}

@@ -1,0 +1,133 @@
+//! The notification-events consumer over in-memory ports, fed the sample SQS events in
+//! `events/notification/` exactly as Lambda delivers them, redeliveries included.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use notification::consumer::handle_batch;
+use notification::mailer::MemoryMailer;
+use notification::render::Subjects;
+use notification::sent_log::MemorySentLog;
+use notification::service::Ports;
+use notification::sms::MemorySms;
+
+const ORDER_A: &str = "0193a2b4-6c1e-7f00-9d2a-5b8c3e4f1a01";
+const ORDER_B: &str = "0193a2b5-0e4d-7a11-8c3b-2d9e4f5a6b02";
+
+fn event(name: &str) -> SqsEvent {
+    let path = format!("{}/../../events/notification/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// One notification service with in-memory adapters.
+struct Service {
+    mailer: MemoryMailer,
+    sms: MemorySms,
+    sent: MemorySentLog,
+    subjects: Subjects,
+}
+
+impl Service {
+    fn new() -> Self {
+        Self {
+            mailer: MemoryMailer::default(),
+            sms: MemorySms::default(),
+            sent: MemorySentLog::default(),
+            subjects: Subjects { confirmed: "Confirmed: {orderId}".into(), ..Subjects::default() },
+        }
+    }
+
+    async fn deliver(&self, name: &str) -> Vec<String> {
+        let ports = Ports { mailer: &self.mailer, sms: &self.sms, sent: &self.sent, subjects: &self.subjects };
+        failures(handle_batch(&ports, event(name), "request-1").await)
+    }
+}
+
+fn failures(response: SqsBatchResponse) -> Vec<String> {
+    response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
+}
+
+#[tokio::test]
+async fn a_confirmation_is_emailed_and_texted() {
+    let service = Service::new();
+    assert_eq!(service.deliver("order-confirmed.json").await, Vec::<String>::new());
+    let emails = service.mailer.sent();
+    assert_eq!(emails.len(), 1);
+    let email = &emails[0];
+    assert_eq!(email.to, "shopper@bookish.local");
+    assert_eq!(email.subject, format!("Confirmed: {ORDER_A}"));
+    for part in [ORDER_A, "Hello Ada Lovelace,", "1984", "The Great Gatsby", "$9.99", "$19.98", "$12.50", "$32.48"] {
+        assert!(email.text.contains(part), "text lacks {part}: {}", email.text);
+        assert!(email.html.contains(part), "html lacks {part}: {}", email.html);
+    }
+    assert!(email.text.contains("Status: Confirmed"));
+    assert_eq!(
+        service.sms.sent(),
+        [("+15555550100".to_owned(), format!("Bookish: order {ORDER_A} is confirmed. Total $32.48."))]
+    );
+}
+
+#[tokio::test]
+async fn the_same_batch_twice_sends_once() {
+    let service = Service::new();
+    for _ in 0..2 {
+        assert!(service.deliver("order-confirmed.json").await.is_empty());
+        // The same event twice in one batch, as SQS's at-least-once delivery allows.
+        assert!(service.deliver("redelivered-batch.json").await.is_empty());
+    }
+    assert_eq!(service.mailer.sent().len(), 1);
+    assert_eq!(service.sms.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn each_status_of_an_order_is_its_own_notice() {
+    let service = Service::new();
+    assert!(service.deliver("order-confirmed.json").await.is_empty());
+    assert!(service.deliver("order-cancelled.json").await.is_empty());
+    assert!(service.deliver("order-cancelled.json").await.is_empty());
+    let subjects: Vec<String> = service.mailer.sent().into_iter().map(|e| e.subject).collect();
+    assert_eq!(subjects, [format!("Confirmed: {ORDER_A}"), format!("Your Bookish order {ORDER_A} has been cancelled")]);
+    let texts: Vec<String> = service.sms.sent().into_iter().map(|(_, text)| text).collect();
+    assert_eq!(texts.len(), 2);
+    assert_eq!(texts[1], format!("Bookish: order {ORDER_A} has been cancelled."));
+}
+
+#[tokio::test]
+async fn a_rejection_says_why_and_has_no_sms_without_a_phone() {
+    let service = Service::new();
+    assert!(service.deliver("order-rejected.json").await.is_empty());
+    let emails = service.mailer.sent();
+    assert_eq!(emails.len(), 1);
+    assert!(emails[0]
+        .text
+        .contains(&format!("order {ORDER_B} could not be accepted because some books were out of stock.")));
+    assert!(service.sms.sent().is_empty());
+}
+
+#[tokio::test]
+async fn only_malformed_messages_fail_their_batch() {
+    let service = Service::new();
+    // Bad JSON, and an envelope whose data is not an order; the OrderPlaced event and the
+    // order without an email address succeed with nothing to send.
+    let failed = service.deliver("mixed-batch.json").await;
+    assert_eq!(failed, ["11111111-2222-4333-8444-555555555502", "11111111-2222-4333-8444-555555555504"]);
+    let emails = service.mailer.sent();
+    assert_eq!(emails.len(), 1, "only the rejection is emailed");
+    assert!(emails[0].subject.contains(ORDER_B));
+    assert!(service.sms.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_send_is_retried_and_then_sent_once() {
+    let service = Service::new();
+    service.mailer.fail(true);
+    assert_eq!(service.deliver("order-confirmed.json").await, ["2e1424d4-f796-459a-8184-9c92662be6da"]);
+    assert!(service.mailer.sent().is_empty());
+    // The SMS went out on the first attempt; the retry must not send it again.
+    assert_eq!(service.sms.sent().len(), 1);
+
+    service.mailer.fail(false);
+    assert!(service.deliver("order-confirmed.json").await.is_empty());
+    assert!(service.deliver("redelivered-batch.json").await.is_empty());
+    assert_eq!(service.mailer.sent().len(), 1);
+    assert_eq!(service.sms.sent().len(), 1);
+}

@@ -1,0 +1,22 @@
+//! Lambda entry point for the outbox relay (DynamoDB stream of the orders table).
+
+use aws_lambda_events::event::dynamodb::Event;
+use bookish_shared::sqs::SqsPublisher;
+use bookish_shared::{config, telemetry};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use order::publisher::{relay, Routes};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let publisher = SqsPublisher::from_env().await;
+    let routes = Routes {
+        inventory_queue: config::required("INVENTORY_QUEUE_URL")?,
+        notification_queue: config::required("NOTIFICATION_QUEUE_URL")?,
+    };
+    let (publisher, routes) = (&publisher, &routes);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
+        Ok::<_, Error>(relay(publisher, routes, event.payload).await)
+    }))
+    .await
+}

@@ -1,0 +1,67 @@
+//! `order-publisher`: the outbox relay. The orders table's stream delivers each new outbox
+//! item; this sends its event to the queues that consume that type. Stream delivery is
+//! at least once, so a relayed event may arrive twice: every consumer is idempotent.
+
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use bookish_shared::sqs::Publisher;
+
+/// Where each order event goes.
+pub struct Routes {
+    pub inventory_queue: String,
+    pub notification_queue: String,
+}
+
+impl Routes {
+    pub fn destinations(&self, event_type: &str) -> Vec<&str> {
+        match event_type {
+            "OrderPlaced" => vec![&self.inventory_queue],
+            "OrderConfirmed" | "OrderRejected" => vec![&self.notification_queue],
+            "OrderCancelled" => vec![&self.inventory_queue, &self.notification_queue],
+            _ => vec![],
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Head {
+    #[serde(rename = "type")]
+    kind: String,
+    correlation_id: String,
+}
+
+/// Relays the batch in order and stops at the first failure, reporting it: Lambda then
+/// retries the stream from that record, keeping the order of events.
+pub async fn relay(publisher: &dyn Publisher, routes: &Routes, event: Event) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    for record in event.records {
+        let sequence = record.change.sequence_number.clone().unwrap_or_default();
+        let body = match record.change.new_image.get("event") {
+            Some(serde_dynamo::AttributeValue::S(body)) => body.clone(),
+            _ => {
+                tracing::warn!(sequence, "stream record is not an outbox event; skipped");
+                continue;
+            }
+        };
+        let head: Head = match serde_json::from_str(&body) {
+            Ok(head) => head,
+            Err(err) => {
+                // A malformed outbox item can never succeed: skip it rather than block the stream.
+                tracing::error!(sequence, error = %err, "outbox event is not an envelope; skipped");
+                continue;
+            }
+        };
+        for queue in routes.destinations(&head.kind) {
+            if let Err(err) = publisher.publish_json(queue, &head.kind, &head.correlation_id, body.clone()).await {
+                tracing::error!(sequence, correlation_id = head.correlation_id, error = %err, "relay failed; the stream will retry");
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = Some(sequence);
+                response.batch_item_failures.push(failure);
+                return response;
+            }
+        }
+        tracing::info!(sequence, event_type = head.kind, correlation_id = head.correlation_id, "relayed");
+    }
+    response
+}
