@@ -118,7 +118,9 @@ STREAM_IDLE_SECONDS = 0.25
 STREAM_IDLE_MAX_SECONDS = 1.0
 SHARD_REFRESH_SECONDS = 30  # DescribeStream interval, to find new shards
 WARM_UP_SECONDS = 15 * 60  # a first debug build of a function takes minutes on 2 cores
-INVOKE_SECONDS = 15 * 60  # watch rebuilds a function when its sources change
+# watch rebuilds a function when its sources change (a minute or two); a call a rebuild
+# killed never answers, so give up after this and let the batch be redelivered.
+INVOKE_SECONDS = 5 * 60
 ERROR_BACKOFF = (1, 2, 5, 10)  # seconds between attempts after an AWS call failed
 RETRY_DELAYS = (1, 2, 3, 5)  # seconds before stream batch retry 1, 2, 3, 4+ (Lambda backs off too)
 

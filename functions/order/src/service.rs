@@ -52,7 +52,8 @@ pub async fn place_order(
     let checkout = input.parse()?;
     let cart = services.cart.lines(caller).await?;
     if cart.is_empty() {
-        return Err(OrderError::EmptyCart);
+        // A concurrent identical request may have placed the order and emptied the cart.
+        return replay(services.store, customer, key, &request_hash).await?.ok_or(OrderError::EmptyCart);
     }
     let ids: Vec<String> = cart.iter().map(|line| line.book_id.clone()).collect();
     let books: HashMap<String, _> =
@@ -108,11 +109,10 @@ pub async fn place_order(
     let record = IdempotencyRecord { key: key.as_str().to_owned(), request_hash: request_hash.clone(), order_id };
     match services.store.create(&stored, &record, &outbox_event(&stored, now)).await {
         Ok(()) => {}
-        // A concurrent identical request won the race: answer with its order.
+        // A concurrent identical request won the race: answer with its order. Authorizing is
+        // idempotent on the key, so both requests hold the same authorization, which the
+        // winning order owns: nothing to void.
         Err(StoreError::KeyTaken) => {
-            if let Some(id) = &stored.authorization_id {
-                services.payments.void(id, &format!("void-{}", stored.order.id)).await?;
-            }
             return replay(services.store, customer, key, &request_hash).await?.ok_or(OrderError::Contended);
         }
         Err(err) => return Err(err.into()),

@@ -192,6 +192,9 @@ async fn the_same_key_and_body_place_one_order_and_charge_once() {
     let (second_status, second) = shop.place("tok_visa", "key-1").await;
     assert_eq!((first_status, second_status), (StatusCode::CREATED, StatusCode::CREATED));
     assert_eq!(first, second);
+    // A retry that arrives after the first emptied the cart still gets the order.
+    let (third_status, third) = shop.place("tok_visa", "key-1").await;
+    assert_eq!((third_status, &third), (StatusCode::CREATED, &first));
     assert_eq!(shop.payments.count("authorize"), 1);
     assert_eq!(shop.event_types(), ["OrderPlaced"]);
     // The same key with another body is refused.
