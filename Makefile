@@ -16,7 +16,7 @@ AARCH64 := aarch64-unknown-linux-gnu
 # or STACK_ARGS="--dump-events .local/events" (every queue/stream event the driver sends)
 STACK_ARGS ?=
 
-.PHONY: help venv dev up down test lint fmt-check clippy cfn-lint build clean-local
+.PHONY: help venv dev up down test lint fmt-check clippy cfn-lint build bench clean-local
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -70,6 +70,12 @@ build: venv ## release zips for Lambda in target/lambda/<binary>/bootstrap.zip
 	echo "cargo lambda build --release $$arch --output-format zip"; \
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $$arch --output-format zip $(addprefix --bin ,$(BINS)); \
 	ls -l target/lambda/*/bootstrap.zip
+
+# Not part of `make test`: it takes ~40 minutes, mostly two release builds, and it
+# measures rather than checks. BENCH_ARGS="--only cold,report" re-runs a part.
+BENCH_ARGS ?=
+bench: venv ## measure cold start, overhead, memory, size, cost and load; rewrite BENCHMARKS.md
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) infra/bench/bench.py $(BENCH_ARGS)
 
 clean-local: ## stop local processes and delete .local/
 	@if [ -x $(PY) ]; then $(PY) infra/stack.py down --name dev; $(PY) infra/stack.py down --name test; fi

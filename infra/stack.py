@@ -43,7 +43,7 @@ import provision
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
-PROFILES = {"dev": (5050, 9000), "test": (5051, 9001)}  # name -> (moto port, API port)
+PROFILES = {"dev": (5050, 9000), "test": (5051, 9001), "bench": (5052, 9002)}  # name -> (moto, API port)
 API_WAIT_SECONDS = 15 * 60  # the first debug build of the AWS SDK takes minutes on 2 cores
 
 
@@ -221,7 +221,7 @@ def dotenv_quote(value: str) -> str:
 # cargo lambda watch
 # --------------------------------------------------------------------------
 
-def start_watch(local: Local, reload: bool = True) -> subprocess.Popen:
+def start_watch(local: Local, reload: bool = True, release: bool = False) -> subprocess.Popen:
     pidfile = local.dir / "watch.pid"
     procs.stop(pidfile, WATCH_MARKER)  # a previous one has the previous pool ids
     if procs.port_open(local.api_port):
@@ -240,6 +240,8 @@ def start_watch(local: Local, reload: bool = True) -> subprocess.Popen:
         # A test run tests one build: an edit elsewhere in the tree must not restart
         # (and rebuild) functions under the running tests.
         argv.append("--ignore-changes")
+    if release:
+        argv.append("--release")  # the optimised build that ships (make bench measures it)
     log(f"starting cargo lambda watch on {local.api_url} (log {log_path.relative_to(ROOT)})")
     return procs.start(argv, pidfile, log_path, env, ROOT)
 
@@ -453,7 +455,9 @@ def bring_up(local: Local, args, before_watch=None) -> tuple[list[subprocess.Pop
     test_env = write_files(local, described)
     if before_watch:
         before_watch(test_env)
-    watch = start_watch(local, reload=args.command != "test")
+    # Only a developer's stack follows their edits: a run that measures or tests one build must not
+    # restart functions under its requests.
+    watch = start_watch(local, reload=args.command in ("dev", "up"), release=args.release)
     wait_api(local, watch)
     driver = start_driver(local, args.dump_events)
     described["driver"] = wait_driver(local, driver, watch)
@@ -578,6 +582,8 @@ def main() -> int:
                         help="JSON array of BookInput objects to POST as the admin")
     parser.add_argument("--dump-events", type=Path, metavar="DIR",
                         help="the driver also writes every queue/stream event it sends to DIR")
+    parser.add_argument("--release", action="store_true",
+                        help="watch serves release builds (slower to build, as deployed)")
     args = parser.parse_args()
 
     name = args.name or ("test" if args.command == "test" else "dev")

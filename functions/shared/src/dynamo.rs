@@ -7,7 +7,7 @@ pub type Item = HashMap<String, AttributeValue>;
 
 /// One SDK client per cold start. Locally `AWS_ENDPOINT_URL` points it at moto.
 pub async fn client() -> aws_sdk_dynamodb::Client {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = crate::aws::config().await;
     aws_sdk_dynamodb::Client::new(&config)
 }
 

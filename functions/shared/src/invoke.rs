@@ -127,7 +127,7 @@ struct InvokeResponse {
 impl HttpFunction {
     /// The function named by the environment variable `variable`.
     pub async fn from_env(variable: &'static str) -> Result<Self, config::MissingEnv> {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let config = crate::aws::config().await;
         Ok(Self { client: aws_sdk_lambda::Client::new(&config), name: config::required(variable)? })
     }
 

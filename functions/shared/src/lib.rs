@@ -2,6 +2,7 @@
 //! telemetry, HTTP plumbing and DynamoDB helpers. Services share code, never tables.
 
 pub mod auth;
+pub mod aws;
 #[cfg(feature = "catalog-client")]
 pub mod catalog_client;
 pub mod config;

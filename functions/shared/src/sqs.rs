@@ -99,7 +99,7 @@ pub struct SqsPublisher {
 
 impl SqsPublisher {
     pub async fn from_env() -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let config = crate::aws::config().await;
         Self { client: aws_sdk_sqs::Client::new(&config) }
     }
 }

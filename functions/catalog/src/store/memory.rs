@@ -67,7 +67,7 @@ impl BookStore for MemoryBookStore {
             .filter(|book| filter.matches(book) && after.is_none_or(|after| book.position().as_str() > after))
             .cloned()
             .collect();
-        matching.sort_by_key(Book::position);
+        matching.sort_by_cached_key(Book::position); // position() folds text: once per book
         matching.truncate(limit);
         Ok(matching)
     }

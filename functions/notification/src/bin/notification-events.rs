@@ -14,7 +14,7 @@ use notification::sms::SnsSms;
 async fn main() -> Result<(), Error> {
     telemetry::init();
     // One SDK configuration for the three clients. Locally AWS_ENDPOINT_URL points it at moto.
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = bookish_shared::aws::config().await;
     let sent = DynamoSentLog::new(aws_sdk_dynamodb::Client::new(&aws), config::required("SENT_TABLE")?);
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&aws), config::required("SENDER_EMAIL")?);
     let sms = SnsSms::new(aws_sdk_sns::Client::new(&aws));

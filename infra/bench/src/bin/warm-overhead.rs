@@ -1,0 +1,91 @@
+//! Each Bookish Lambda handler's per-request CPU cost beyond its store round trips.
+//!
+//! Every case sends a sample event from `events/` through what the Lambda runtime does per
+//! invocation (JSON in, `lambda_http`'s request and response conversion, JSON out) to the
+//! handler its function's `main` wires up, over in-memory stores, and times that whole
+//! path on one thread. Log lines are formatted as in the functions and written to a sink.
+//! Prints one JSON line per case on stdout; notes go to stderr.
+//!
+//! Run it built with the release profile the functions ship with:
+//! `cargo build --release -p bookish-bench && target/release/warm-overhead --help`
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use bookish_bench::cases::cart::Cart;
+use bookish_bench::cases::catalog::{CatalogAdmin, CatalogRead};
+use bookish_bench::cases::inventory::{InventoryApi, InventoryEvents};
+use bookish_bench::cases::notification::NotificationEvents;
+use bookish_bench::cases::order::{OrderApi, OrderPublisher, OrderStockEvents};
+use bookish_bench::runner::{self, Case, Options, USAGE};
+use bookish_shared::telemetry;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|arg| arg == "--help" || arg == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let options = match Options::parse(args) {
+        Ok(options) => options,
+        Err(problem) => {
+            eprintln!("warm-overhead: {problem}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    // The functions' own subscriber, so each case pays for its log lines' formatting.
+    telemetry::init_writing_to(std::io::sink);
+    // As in every function's main: one thread, no work stealing.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    let measured = runtime.block_on(run_all(&options));
+    if measured == 0 {
+        eprintln!("warm-overhead: no case name contains {:?}", options.case.as_deref().unwrap_or(""));
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// Runs every selected case in turn; returns how many ran.
+async fn run_all(options: &Options) -> usize {
+    eprintln!(
+        "warm-overhead: {} warm-up + {} measured iterations per case, single-threaded",
+        options.warmup, options.iterations
+    );
+    let started = Instant::now();
+    let mut bench = Bench { options, measured: 0 };
+    bench.run(CatalogRead::get_book().await).await;
+    bench.run(CatalogRead::list_books().await).await;
+    bench.run(CatalogRead::search_books().await).await;
+    bench.run(CatalogAdmin::create_book().await).await;
+    bench.run(CatalogAdmin::replace_book().await).await;
+    bench.run(Cart::get_cart().await).await;
+    bench.run(Cart::set_quantity().await).await;
+    bench.run(OrderApi::list_orders().await).await;
+    bench.run(OrderApi::get_order().await).await;
+    bench.run(OrderApi::place_order().await).await;
+    bench.run(InventoryApi::get_stock().await).await;
+    bench.run(InventoryApi::set_stock().await).await;
+    bench.run(OrderPublisher::outbox_stream().await).await;
+    bench.run(OrderStockEvents::stock_reserved().await).await;
+    bench.run(InventoryEvents::order_placed().await).await;
+    bench.run(NotificationEvents::order_confirmed().await).await;
+    eprintln!("warm-overhead: {} cases in {:.1} s", bench.measured, started.elapsed().as_secs_f64());
+    bench.measured
+}
+
+struct Bench<'a> {
+    options: &'a Options,
+    measured: usize,
+}
+
+impl Bench<'_> {
+    /// Measures the case, if selected, and prints its summary line.
+    async fn run(&mut self, mut case: impl Case) {
+        if !self.options.selects(&case.name()) {
+            return;
+        }
+        let summary = runner::run(&mut case, self.options).await;
+        println!("{}", summary.to_json_line());
+        self.measured += 1;
+    }
+}

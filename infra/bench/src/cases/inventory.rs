@@ -1,0 +1,150 @@
+//! `inventory-api` and `inventory-events` over a `MemoryStockStore` and a `MemoryPublisher`
+//! (in AWS, SQS).
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use bookish_shared::auth::Authenticator;
+use bookish_shared::http;
+use bookish_shared::sqs::{self, MemoryPublisher};
+use inventory::consumer::{self, Deps};
+use inventory::routes;
+use inventory::stock::{Available, BookId};
+use inventory::store::{MemoryStockStore, StockStore};
+use lambda_runtime::LambdaEvent;
+use time::OffsetDateTime;
+
+use super::SAMPLE_BOOK;
+use crate::fixtures::{fixture, Fixture};
+use crate::invocation::Runtime;
+use crate::runner::{Case, Success};
+
+const ORDER_STOCK_QUEUE: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/bookish-OrderStockQueue";
+/// The second book of the order-placed event.
+const GATSBY: &str = "9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+
+/// A store with `available` copies of each book.
+async fn stocked(books: &[(&str, i64)]) -> MemoryStockStore {
+    let store = MemoryStockStore::default();
+    for (book, available) in books {
+        let book = BookId::parse(book).expect("a plausible book id");
+        let available = Available::parse(*available).expect("a valid count");
+        store.set_available(&book, available, OffsetDateTime::now_utc()).await.expect("memory store");
+    }
+    store
+}
+
+/// `inventory-api`: a book's stock, read by anyone and set by admins.
+pub struct InventoryApi {
+    route: &'static str,
+    event: Vec<u8>,
+    store: MemoryStockStore,
+    auth: Authenticator,
+    runtime: Runtime,
+}
+
+impl InventoryApi {
+    const FUNCTION: &'static str = "inventory-api";
+
+    async fn new(route: &'static str, event: Fixture) -> Self {
+        Self {
+            route,
+            event: event.bytes(),
+            store: stocked(&[(SAMPLE_BOOK, 12)]).await,
+            auth: Authenticator::ApiGateway,
+            runtime: Runtime::new(Self::FUNCTION),
+        }
+    }
+
+    pub async fn get_stock() -> Self {
+        Self::new("GET /v1/inventory/{bookId}", fixture!("inventory/get-stock.json")).await
+    }
+
+    /// Sets the count to 12, as it already is: still a full write.
+    pub async fn set_stock() -> Self {
+        Self::new("PUT /v1/inventory/{bookId}", fixture!("inventory/set-stock-as-admin.json")).await
+    }
+}
+
+impl Case for InventoryApi {
+    fn function(&self) -> &'static str {
+        Self::FUNCTION
+    }
+
+    fn route(&self) -> &'static str {
+        self.route
+    }
+
+    fn success(&self) -> Success {
+        Success::Status(200)
+    }
+
+    async fn next_event(&mut self) -> Vec<u8> {
+        self.event.clone()
+    }
+
+    async fn invoke(&self, event: &[u8]) -> Vec<u8> {
+        let (store, auth) = (&self.store, &self.auth);
+        self.runtime.http(event, move |req| http::serve(req, move |req| routes::handle(store, auth, req))).await
+    }
+}
+
+/// `inventory-events`: an OrderPlaced of two books, reserved and announced as
+/// StockReserved. Every iteration starts from the same stock and no reservation.
+pub struct InventoryEvents {
+    event: Vec<u8>,
+    store: MemoryStockStore,
+    publisher: MemoryPublisher,
+    runtime: Runtime,
+}
+
+impl InventoryEvents {
+    const FUNCTION: &'static str = "inventory-events";
+    const STOCK: [(&'static str, i64); 2] = [(SAMPLE_BOOK, 5), (GATSBY, 3)];
+
+    pub async fn order_placed() -> Self {
+        Self {
+            event: fixture!("inventory/order-placed.json").bytes(),
+            store: stocked(&Self::STOCK).await,
+            publisher: MemoryPublisher::default(),
+            runtime: Runtime::new(Self::FUNCTION),
+        }
+    }
+}
+
+impl Case for InventoryEvents {
+    fn function(&self) -> &'static str {
+        Self::FUNCTION
+    }
+
+    fn route(&self) -> &'static str {
+        "SQS OrderPlaced"
+    }
+
+    fn success(&self) -> Success {
+        Success::NoBatchItemFailures
+    }
+
+    async fn next_event(&mut self) -> Vec<u8> {
+        self.store = stocked(&Self::STOCK).await;
+        self.publisher.sent.lock().expect("publisher lock").clear();
+        self.event.clone()
+    }
+
+    async fn invoke(&self, event: &[u8]) -> Vec<u8> {
+        let deps = Deps { store: &self.store, publisher: &self.publisher, order_stock_queue_url: ORDER_STOCK_QUEUE };
+        let deps = &deps;
+        self.runtime
+            .invoke(event, |event: LambdaEvent<SqsEvent>| async move {
+                let request_id = event.context.request_id;
+                sqs::for_each_record(event.payload, &request_id, |envelope| consumer::handle(deps, envelope)).await
+            })
+            .await
+    }
+
+    fn check_effect(&self) -> Result<(), String> {
+        let sent = self.publisher.sent.lock().expect("publisher lock");
+        match sent.as_slice() {
+            [(_, event)] if event["type"] == "StockReserved" => Ok(()),
+            other => Err(format!("expected one StockReserved, sent {other:?}")),
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! `notification-events` over a `MemoryMailer`, `MemorySms` and `MemorySentLog` (in AWS,
+//! SES v2, SNS and DynamoDB).
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::LambdaEvent;
+use notification::consumer;
+use notification::mailer::MemoryMailer;
+use notification::render::Subjects;
+use notification::sent_log::MemorySentLog;
+use notification::service::Ports;
+use notification::sms::MemorySms;
+
+use crate::fixtures::fixture;
+use crate::invocation::Runtime;
+use crate::runner::{Case, Success};
+
+/// `notification-events`: an OrderConfirmed, emailed and texted to the shopper. Every
+/// iteration starts with nothing sent, so it is a first delivery, not a no-op redelivery.
+pub struct NotificationEvents {
+    event: Vec<u8>,
+    mailer: MemoryMailer,
+    sms: MemorySms,
+    sent: MemorySentLog,
+    subjects: Subjects,
+    runtime: Runtime,
+}
+
+impl NotificationEvents {
+    const FUNCTION: &'static str = "notification-events";
+
+    pub async fn order_confirmed() -> Self {
+        Self {
+            event: fixture!("notification/order-confirmed.json").bytes(),
+            mailer: MemoryMailer::default(),
+            sms: MemorySms::default(),
+            sent: MemorySentLog::default(),
+            subjects: Subjects::from_env(),
+            runtime: Runtime::new(Self::FUNCTION),
+        }
+    }
+}
+
+impl Case for NotificationEvents {
+    fn function(&self) -> &'static str {
+        Self::FUNCTION
+    }
+
+    fn route(&self) -> &'static str {
+        "SQS OrderConfirmed"
+    }
+
+    fn success(&self) -> Success {
+        Success::NoBatchItemFailures
+    }
+
+    async fn next_event(&mut self) -> Vec<u8> {
+        self.mailer.sent.lock().expect("mailer lock").clear();
+        self.sms.sent.lock().expect("sms lock").clear();
+        self.sent = MemorySentLog::default();
+        self.event.clone()
+    }
+
+    async fn invoke(&self, event: &[u8]) -> Vec<u8> {
+        let ports = Ports { mailer: &self.mailer, sms: &self.sms, sent: &self.sent, subjects: &self.subjects };
+        let ports = &ports;
+        self.runtime
+            .invoke(event, |event: LambdaEvent<SqsEvent>| async move {
+                consumer::handle_batch(ports, event.payload, &event.context.request_id).await
+            })
+            .await
+    }
+
+    fn check_effect(&self) -> Result<(), String> {
+        let emails = self.mailer.sent.lock().expect("mailer lock").len();
+        let texts = self.sms.sent.lock().expect("sms lock").len();
+        match (emails, texts) {
+            (1, 1) => Ok(()),
+            _ => Err(format!("expected one email and one text, sent {emails} and {texts}")),
+        }
+    }
+}
