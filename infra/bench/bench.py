@@ -142,9 +142,9 @@ def isbn13(n: int) -> str:
 
 
 def event_makers(book_a: str, book_b: str, order_id: str, customer: str) -> tuple[dict, dict]:
-    """Per binary: i -> event bytes, and for some a watcher of the responses. Every invocation
-    does real work (no idempotent replays) and none is an error path; where the fixture is a
-    single-shot write, i varies it."""
+    """Per binary: i -> event bytes, and for some a watcher of the responses. No event is an
+    error path, and but for order-stock-events none is an idempotent replay: where the
+    fixture is a single-shot write, i varies it."""
     run_id = uuid.uuid4().hex[:8]
 
     def replace(text: str, pairs: dict[str, str]) -> bytes:
