@@ -19,7 +19,6 @@ pays the same harness overhead; ratios between subjects are what to read.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import queue
 import subprocess
@@ -230,15 +229,6 @@ def cold_start(name: str, argv: list[str], env: dict[str, str], cwd: Path, log: 
             first_response_ms=(outcome.at_ns - function.started_ns) / 1e6,
             response=outcome.body,
         )
-
-
-def http_status(response: bytes) -> int | None:
-    """The statusCode of an API Gateway proxy response, if it is one."""
-    try:
-        value = json.loads(response)
-    except ValueError:
-        return None
-    return value.get("statusCode") if isinstance(value, dict) else None
 
 
 if __name__ == "__main__":
