@@ -72,11 +72,11 @@ class Local:
     @property
     def moto_on_port(self) -> str:
         """Command-line text of a moto listening where this run wants it."""
-        return f"moto_server -H 127.0.0.1 -p {self.moto_port}"
+        return f"moto_server.py -H 127.0.0.1 -p {self.moto_port}"
 
 
 # Command-line text that identifies our processes behind a pid file (whatever their port).
-MOTO_MARKER = "moto_server -H 127.0.0.1"
+MOTO_MARKER = "moto_server.py -H 127.0.0.1"
 WATCH_MARKER = "lambda watch -A 127.0.0.1"
 DRIVER_MARKER = "infra/driver.py --stack"
 
@@ -122,7 +122,7 @@ def start_moto(local: Local) -> None:
         procs.stop(pidfile, MOTO_MARKER)  # a hung leftover, or one on another port
         log_path = local.dir / "moto.log"
         log_path.unlink(missing_ok=True)
-        argv = [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(local.moto_port)]
+        argv = [str(VENV_BIN / "python"), str(ROOT / "infra" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(local.moto_port)]
         proc = procs.start(argv, pidfile, log_path, dict(os.environ), ROOT)
         log(f"starting moto on {local.endpoint} (log {log_path.relative_to(ROOT)})")
         deadline = time.monotonic() + 60

@@ -1,66 +1,22 @@
 //! One behaviour suite for every `StockStore` adapter: the in-memory one, and the DynamoDB
 //! one against the moto server that `make test` starts (STOCK_TABLE, provisioned from
-//! template.yaml).
+//! template.yaml). That moto serves DynamoDB requests one at a time (infra/moto_server.py),
+//! so racing tasks below interleave their calls in any order, as in DynamoDB, and each
+//! transaction is isolated, which moto alone does not do.
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use inventory::stock::{
     Available, BookId, Line, OrderId, Quantity, Reservation, ReservationRequest, ReservationStatus, Shortage,
 };
 use inventory::store::{DynamoStockStore, Recorded, Release, Reserve, StockStore, StoreError};
 use time::OffsetDateTime;
 
-async fn dynamo_store() -> OneAtATime {
+async fn dynamo_store() -> DynamoStockStore {
     let table = std::env::var("STOCK_TABLE")
         .expect("STOCK_TABLE and AWS_ENDPOINT_URL must point at moto: run `make test`, which starts it");
     assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "AWS_ENDPOINT_URL must point at moto: run `make test`");
-    OneAtATime(DynamoStockStore::new(bookish_shared::dynamo::client().await, table))
-}
-
-/// DynamoDB isolates each transaction; moto does not. Its server handles requests on
-/// parallel threads, applies a transaction's items one by one, and undoes a cancelled one
-/// by restoring a copy of the whole table taken before it: a concurrent request may pass
-/// a condition on half a transaction, have its write undone by another's rollback, or
-/// get a 500 when the copy is taken mid-write ("dictionary changed size during
-/// iteration"). To test the adapter rather than moto, calls to moto go one at a time,
-/// across every test in this file. The racing tasks below still interleave their calls
-/// in any order, which is what the guards must survive.
-struct OneAtATime(DynamoStockStore);
-
-static MOTO: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-#[async_trait]
-impl StockStore for OneAtATime {
-    async fn available(&self, books: &[BookId]) -> Result<Vec<Available>, StoreError> {
-        let _turn = MOTO.lock().await;
-        self.0.available(books).await
-    }
-
-    async fn set_available(&self, book: &BookId, available: Available, now: OffsetDateTime) -> Result<(), StoreError> {
-        let _turn = MOTO.lock().await;
-        self.0.set_available(book, available, now).await
-    }
-
-    async fn reservation(&self, order: &OrderId) -> Result<Option<Reservation>, StoreError> {
-        let _turn = MOTO.lock().await;
-        self.0.reservation(order).await
-    }
-
-    async fn reserve(&self, request: &ReservationRequest, now: OffsetDateTime) -> Result<Reserve, StoreError> {
-        let _turn = MOTO.lock().await;
-        self.0.reserve(request, now).await
-    }
-
-    async fn record(&self, decision: &Reservation) -> Result<Recorded, StoreError> {
-        let _turn = MOTO.lock().await;
-        self.0.record(decision).await
-    }
-
-    async fn release(&self, reservation: &Reservation, now: OffsetDateTime) -> Result<Release, StoreError> {
-        let _turn = MOTO.lock().await;
-        self.0.release(reservation, now).await
-    }
+    DynamoStockStore::new(bookish_shared::dynamo::client().await, table)
 }
 
 macro_rules! contract {

@@ -1,0 +1,49 @@
+"""moto's server, with DynamoDB requests served one at a time.
+
+DynamoDB isolates every request; moto does not. Its server handles requests on parallel
+threads, applies a transaction's items one by one, and undoes a cancelled transaction by
+restoring a copy of each table taken before it started. Two requests at once can then
+see half a transaction, lose a write to another transaction's rollback, or fail with a
+500 when the copy is taken mid-write. Serialising DynamoDB (and nothing else: SQS long
+polls must not block the store) gives tests and `make dev` the isolation the adapters
+rely on in AWS.
+
+Usage: python infra/moto_server.py -H 127.0.0.1 -p 5050
+"""
+
+import argparse
+import os
+import threading
+from collections.abc import Callable, Iterable
+
+from moto.server import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import run_simple
+
+WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
+
+
+def one_dynamodb_request_at_a_time(app: WsgiApp) -> WsgiApp:
+    turn = threading.Lock()
+
+    def serve(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        # DynamoDB and DynamoDB Streams both name their operation in X-Amz-Target.
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+            return app(environ, start_response)
+        with turn:
+            return list(app(environ, start_response))  # the whole response, inside the turn
+
+    return serve
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, required=True)
+    args = parser.parse_args()
+    os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto_server does: CloudFormation builds URLs from it
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple(args.host, args.port, one_dynamodb_request_at_a_time(app), threaded=True)
+
+
+if __name__ == "__main__":
+    main()
