@@ -253,13 +253,16 @@ release builds). `make bench BENCH_ARGS="--only cold,report --rounds 50"` re-run
 INIT_MISS = (
     "What is left beyond the floor (1–2 ms here) is the AWS SDK's setup: `aws_config` loading "
     "the region and credential chains and the profile files, and each client's endpoint "
-    "resolver and runtime plugins (`notification-events` builds three clients), plus the page "
-    "faults of a 7 MB binary and its allocations, about 200 more minor faults than the floor's, "
-    "which in a VM cost more system time than the setup's user time. Closing it would take "
-    "creating each SDK client lazily, on the first request that needs it (which moves the cost "
-    "into that request rather than removing it), and fewer SDK crates per binary. In Lambda the "
-    "sandbox's own start (tens of ms) dwarfs both, which is why the Node.js ratio is "
-    "the one users feel."
+    "resolver (every SDK crate parses its own partition table) and runtime plugins "
+    "(`notification-events` builds three clients), plus the page faults of a 7 MB binary and "
+    "its allocations: ~420 minor faults against the floor's ~180 (`perf stat`), which in a VM "
+    "cost more system time than the setup's user time. Closing it would take creating each SDK "
+    "client lazily, on the first request that needs it (which moves the cost into that request "
+    "rather than removing it), and fewer SDK crates per binary. Measured and not taken: linking "
+    "non-PIE (`-C relocation-model=static`) spares the dynamic loader the binary's ~20,000 "
+    "relocations (~80 faults, 6% of `notification-events`' init here) but gives up address "
+    "randomisation of the binary. In Lambda the sandbox's own start (tens of ms) dwarfs all "
+    "of this, which is why the Node.js ratio is the one users feel."
 )
 
 COLD_CHOICES = """What cold start tuning bought: the SDK's default HTTPS client reads the system's whole
