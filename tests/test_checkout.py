@@ -472,7 +472,7 @@ def test_orders_need_a_valid_token(api, stack, moto_key, shopper_token, method, 
         assert_unauthorized(r)
 
 
-def test_access_token_works_too(api, shop, new_shopper, stocked_book):
+def test_access_token_works_too(api, shop, mail, new_shopper, stocked_book):
     shopper = new_shopper()
     book = stocked_book(5)
     shop.fill_cart(shopper, {book["id"]: 1})
@@ -482,6 +482,10 @@ def test_access_token_works_too(api, shop, new_shopper, stocked_book):
     got = api.get(order_path(order["id"]), token=shopper.access_token)
     assert got.status_code == 200 and got.json()["id"] == order["id"], got.text
     assert shop.get(shopper, order["id"])["id"] == order["id"]
+    # An access token has no email claim: the confirmation goes to the account's address.
+    confirmed = shop.wait_status(shopper, order["id"], "CONFIRMED")
+    mail.wait_sent(order["id"], "CONFIRMED")
+    mail.expect_email(confirmed, "CONFIRMED", shopper.email)
 
 
 # --------------------------------------------------------------------------- own orders, listing

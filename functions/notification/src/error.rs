@@ -2,6 +2,7 @@
 //! (a batch item failure): SQS redelivers it, and after the queue's maxReceiveCount it
 //! lands in NotificationDLQ, whose alarm tells an operator.
 
+use crate::directory::DirectoryError;
 use crate::sent_log::SentLogError;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +18,8 @@ pub enum NotificationError {
     Send(#[from] SendError),
     #[error(transparent)]
     SentLog(#[from] SentLogError),
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
 }
 
 /// A channel (SES, SNS) refused or failed to take a message.

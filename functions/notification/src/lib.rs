@@ -9,11 +9,12 @@
 //! - `order`: what the events carry, parsed into a `Notice`.
 //! - `render`: the email (subjects from configuration, HTML and text bodies) and the SMS.
 //! - `service`: the rules, written against the `Mailer`, `SmsSender` and `SentLog` ports.
-//! - `mailer`, `sms`, `sent_log`: the ports and their adapters (SES v2, SNS, DynamoDB)
-//!   beside in-memory ones for tests.
+//! - `mailer`, `sms`, `sent_log`, `directory`: the ports and their adapters (SES v2, SNS,
+//!   DynamoDB, Cognito) beside in-memory ones for tests.
 //! - `consumer`: SQS batches in, partial batch failures out, for `notification-events`.
 
 pub mod consumer;
+pub mod directory;
 pub mod error;
 pub mod mailer;
 pub mod order;

@@ -57,6 +57,9 @@ pub struct ShippingAddress {
 pub struct Customer {
     #[serde(default)]
     pub email: Option<String>,
+    /// The Cognito username, to look the address up when the order carries none.
+    #[serde(default)]
+    pub username: Option<String>,
     #[serde(default)]
     pub phone: Option<String>,
 }
@@ -161,6 +164,13 @@ impl EmailAddress {
         }
     }
 
+    /// The address, or `None` (logged) when it is not one.
+    pub fn usable(input: &str, order_id: &OrderId) -> Option<Self> {
+        Self::parse(input)
+            .map_err(|err| tracing::warn!(order_id = %order_id, error = %err, "ignoring the email address"))
+            .ok()
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -199,6 +209,8 @@ pub struct Notice {
     pub lines: Vec<OrderLine>,
     pub total: Money,
     pub email: Option<EmailAddress>,
+    /// Whose account to take the address from when the order carries none.
+    pub username: Option<String>,
     pub phone: Option<PhoneNumber>,
 }
 
@@ -214,11 +226,7 @@ impl Notice {
                 "the order's status differs from its event's");
         }
         let customer = order.customer.unwrap_or_default();
-        let email = customer.email.as_deref().and_then(|raw| {
-            EmailAddress::parse(raw)
-                .map_err(|err| tracing::warn!(order_id = %order_id, error = %err, "ignoring the email address"))
-                .ok()
-        });
+        let email = customer.email.as_deref().and_then(|raw| EmailAddress::usable(raw, &order_id));
         // The number given with the order wins over the one on the shopper's profile.
         let phone = order.phone.as_deref().or(customer.phone.as_deref()).filter(|p| !p.trim().is_empty());
         let phone = phone.and_then(|raw| {
@@ -238,6 +246,7 @@ impl Notice {
             lines: order.lines,
             total: order.total,
             email,
+            username: customer.username.filter(|u| !u.is_empty()),
             phone,
         })
     }

@@ -246,6 +246,7 @@ mod tests {
             ],
             total: usd(3248),
             email: None,
+            username: None,
             phone: None,
         }
     }

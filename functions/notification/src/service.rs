@@ -1,4 +1,5 @@
-//! The notification rules, written against the `Mailer`, `SmsSender` and `SentLog` ports:
+//! The notification rules, written against the `Mailer`, `SmsSender`, `SentLog` and
+//! `Directory` ports:
 //! an order event becomes at most one email and one SMS per (order, status), whatever
 //! the redeliveries.
 
@@ -7,9 +8,10 @@ use std::future::Future;
 use bookish_shared::events::Envelope;
 use time::OffsetDateTime;
 
+use crate::directory::Directory;
 use crate::error::{NotificationError, SendError};
 use crate::mailer::{Email, Mailer};
-use crate::order::{Notice, OrderEventData, Status};
+use crate::order::{EmailAddress, Notice, OrderEventData, Status};
 use crate::render::{self, Subjects};
 use crate::sent_log::{Channel, Claim, SentKey, SentLog};
 use crate::sms::SmsSender;
@@ -19,6 +21,7 @@ pub struct Ports<'a> {
     pub mailer: &'a dyn Mailer,
     pub sms: &'a dyn SmsSender,
     pub sent: &'a dyn SentLog,
+    pub directory: &'a dyn Directory,
     pub subjects: &'a Subjects,
 }
 
@@ -62,12 +65,13 @@ pub async fn on_event(
 /// Sends the notice by email and, when there is a phone number, by SMS. Each channel
 /// is claimed and recorded on its own, so when one fails the retry redoes only that one.
 pub async fn notify(ports: &Ports<'_>, notice: &Notice, now: OffsetDateTime) -> Result<Report, NotificationError> {
-    let email = match &notice.email {
-        None => {
+    let email = match recipient(ports, notice).await {
+        Err(err) => Err(err),
+        Ok(None) => {
             tracing::warn!(order_id = %notice.order_id, "the order has no usable email address: no email sent");
             Ok(Delivery::NoRecipient)
         }
-        Some(to) => {
+        Ok(Some(to)) => {
             let content = render::email(notice, ports.subjects);
             let email =
                 Email { to: to.as_str().to_owned(), subject: content.subject, html: content.html, text: content.text };
@@ -90,6 +94,18 @@ pub async fn notify(ports: &Ports<'_>, notice: &Notice, now: OffsetDateTime) -> 
             tracing::warn!(order_id = %notice.order_id, error = %sms, "the SMS failed too");
             Err(email)
         }
+    }
+}
+
+/// The order's address, else the one on the shopper's account.
+async fn recipient(ports: &Ports<'_>, notice: &Notice) -> Result<Option<EmailAddress>, NotificationError> {
+    match (&notice.email, &notice.username) {
+        (Some(address), _) => Ok(Some(address.clone())),
+        (None, Some(username)) => {
+            let found = ports.directory.email(username).await?;
+            Ok(found.and_then(|raw| EmailAddress::usable(&raw, &notice.order_id)))
+        }
+        (None, None) => Ok(None),
     }
 }
 
@@ -131,6 +147,7 @@ async fn deliver(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::directory::MemoryDirectory;
     use crate::mailer::MemoryMailer;
     use crate::order::{EmailAddress, OrderId, PhoneNumber};
     use crate::sent_log::MemorySentLog;
@@ -141,6 +158,7 @@ mod tests {
         mailer: MemoryMailer,
         sms: MemorySms,
         sent: MemorySentLog,
+        directory: MemoryDirectory,
         subjects: Subjects,
     }
 
@@ -150,12 +168,19 @@ mod tests {
                 mailer: MemoryMailer::default(),
                 sms: MemorySms::default(),
                 sent: MemorySentLog::default(),
+                directory: MemoryDirectory::with("ada", "ada@account.example"),
                 subjects: Subjects::default(),
             }
         }
 
         fn ports(&self) -> Ports<'_> {
-            Ports { mailer: &self.mailer, sms: &self.sms, sent: &self.sent, subjects: &self.subjects }
+            Ports {
+                mailer: &self.mailer,
+                sms: &self.sms,
+                sent: &self.sent,
+                directory: &self.directory,
+                subjects: &self.subjects,
+            }
         }
     }
 
@@ -168,6 +193,7 @@ mod tests {
             lines: vec![],
             total: Money::new(1250, Currency::parse("USD").unwrap()),
             email: Some(EmailAddress::parse("ada@example.com").unwrap()),
+            username: Some("ada".into()),
             phone: phone.map(|p| PhoneNumber::parse(p).unwrap()),
         }
     }
@@ -211,5 +237,27 @@ mod tests {
         let record = fakes.sent.get(&key).await.unwrap().unwrap();
         assert_eq!(record.message_id.as_deref(), Some("memory-email-1"));
         assert_eq!(record.sent_at.as_deref(), Some("2026-11-18T11:06:40Z"));
+    }
+
+    #[tokio::test]
+    async fn without_an_address_on_the_order_the_accounts_is_used() {
+        let fakes = Fakes::new();
+        let mut unaddressed = notice(None);
+        unaddressed.email = None;
+        fakes.directory.fail(true);
+        let err = notify(&fakes.ports(), &unaddressed, at(0)).await.unwrap_err();
+        assert!(matches!(err, NotificationError::Directory(_)), "{err}");
+        assert!(fakes.mailer.sent().is_empty());
+        fakes.directory.fail(false);
+        notify(&fakes.ports(), &unaddressed, at(1)).await.unwrap();
+        assert_eq!(fakes.mailer.sent().iter().map(|e| e.to.as_str()).collect::<Vec<_>>(), ["ada@account.example"]);
+
+        // The order's own address wins; an unknown user gets no email.
+        notify(&fakes.ports(), &Notice { order_id: OrderId::parse("o-2").unwrap(), ..notice(None) }, at(2))
+            .await
+            .unwrap();
+        assert_eq!(fakes.mailer.sent().last().unwrap().to, "ada@example.com");
+        let stranger = Notice { order_id: OrderId::parse("o-3").unwrap(), username: Some("bob".into()), ..unaddressed };
+        assert_eq!(notify(&fakes.ports(), &stranger, at(3)).await.unwrap().email, Delivery::NoRecipient);
     }
 }

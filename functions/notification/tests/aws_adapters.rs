@@ -1,12 +1,14 @@
-//! The SES v2 and SNS adapters, and the whole consumer on real adapters, against the moto
-//! server that `make test` starts (AWS_ENDPOINT_URL, SENT_TABLE, SENDER_EMAIL from
-//! template.yaml). What moto "sent" is read back from its `GET /moto-api/data.json`.
+//! The SES v2, SNS and Cognito adapters, and the whole consumer on real adapters, against
+//! the moto server that `make test` starts (AWS_ENDPOINT_URL, SENT_TABLE, SENDER_EMAIL,
+//! USER_POOL_ID from template.yaml). What moto "sent" is read back from its `GET /moto-api/data.json`.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
 use aws_lambda_events::event::sqs::SqsEvent;
+use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
 use notification::consumer::handle_batch;
+use notification::directory::{CognitoDirectory, Directory};
 use notification::mailer::{Email, Mailer, SesMailer};
 use notification::render::Subjects;
 use notification::sent_log::DynamoSentLog;
@@ -67,6 +69,10 @@ fn sent_texts(containing: &str) -> Vec<Value> {
     texts.into_iter().filter(|m| m["message"].as_str().is_some_and(|t| t.contains(containing))).collect()
 }
 
+fn user_pool_id() -> String {
+    std::env::var("USER_POOL_ID").expect("USER_POOL_ID must name the user pool: run `make test`")
+}
+
 fn unique() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -114,6 +120,28 @@ async fn sns_sms_texts_a_phone_number() {
 }
 
 #[tokio::test]
+async fn cognito_directory_reads_the_address_on_an_account() {
+    let aws = aws().await;
+    let client = aws_sdk_cognitoidentityprovider::Client::new(&aws);
+    let email = format!("shopper-{}@bookish.example", unique());
+    let attribute = AttributeType::builder().name("email").value(&email).build().unwrap();
+    client
+        .admin_create_user()
+        .user_pool_id(user_pool_id())
+        .username(&email)
+        .user_attributes(attribute)
+        .message_action(MessageActionType::Suppress)
+        .send()
+        .await
+        .unwrap();
+    let directory = CognitoDirectory::new(client.clone(), user_pool_id());
+    assert_eq!(directory.email(&email).await.unwrap(), Some(email.clone()));
+    assert_eq!(directory.email(&format!("nobody-{}@bookish.example", unique())).await.unwrap(), None);
+    let elsewhere = CognitoDirectory::new(client, "us-east-1_NoSuchPool".into());
+    assert!(elsewhere.email(&email).await.is_err(), "an unknown pool is an error to retry, not a missing user");
+}
+
+#[tokio::test]
 async fn redeliveries_send_one_email_and_one_sms_through_aws() {
     let table = std::env::var("SENT_TABLE").expect("SENT_TABLE must name the sent table: run `make test`");
     let aws = aws().await;
@@ -121,7 +149,8 @@ async fn redeliveries_send_one_email_and_one_sms_through_aws() {
     let sms = SnsSms::new(aws_sdk_sns::Client::new(&aws));
     let sent = DynamoSentLog::new(aws_sdk_dynamodb::Client::new(&aws), table);
     let subjects = Subjects::default();
-    let ports = Ports { mailer: &mailer, sms: &sms, sent: &sent, subjects: &subjects };
+    let directory = CognitoDirectory::new(aws_sdk_cognitoidentityprovider::Client::new(&aws), user_pool_id());
+    let ports = Ports { mailer: &mailer, sms: &sms, sent: &sent, directory: &directory, subjects: &subjects };
 
     // The sample event, for an order (and shopper) this moto has never seen.
     let (order_id, to) = (unique(), format!("shopper-{}@bookish.example", unique()));

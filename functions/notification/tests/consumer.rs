@@ -3,6 +3,7 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use notification::consumer::handle_batch;
+use notification::directory::MemoryDirectory;
 use notification::mailer::MemoryMailer;
 use notification::render::Subjects;
 use notification::sent_log::MemorySentLog;
@@ -23,6 +24,7 @@ struct Service {
     mailer: MemoryMailer,
     sms: MemorySms,
     sent: MemorySentLog,
+    directory: MemoryDirectory,
     subjects: Subjects,
 }
 
@@ -32,12 +34,19 @@ impl Service {
             mailer: MemoryMailer::default(),
             sms: MemorySms::default(),
             sent: MemorySentLog::default(),
+            directory: MemoryDirectory::default(),
             subjects: Subjects { confirmed: "Confirmed: {orderId}".into(), ..Subjects::default() },
         }
     }
 
     async fn deliver(&self, name: &str) -> Vec<String> {
-        let ports = Ports { mailer: &self.mailer, sms: &self.sms, sent: &self.sent, subjects: &self.subjects };
+        let ports = Ports {
+            mailer: &self.mailer,
+            sms: &self.sms,
+            sent: &self.sent,
+            directory: &self.directory,
+            subjects: &self.subjects,
+        };
         failures(handle_batch(&ports, event(name), "request-1").await)
     }
 }

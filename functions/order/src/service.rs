@@ -101,7 +101,11 @@ pub async fn place_order(
             created_at: timestamp.clone(),
             updated_at: timestamp,
         },
-        customer: Customer { sub: customer.clone(), email: caller.claims.email.clone() },
+        customer: Customer {
+            sub: customer.clone(),
+            email: caller.claims.email.clone(),
+            username: caller.claims.username.clone(),
+        },
         authorization_id,
         correlation_id: caller.correlation_id.clone(),
         version: 1,

@@ -37,7 +37,11 @@ fn order(customer: &str) -> StoredOrder {
             created_at: "2026-11-27T12:00:00Z".into(),
             updated_at: "2026-11-27T12:00:00Z".into(),
         },
-        customer: Customer { sub: customer.into(), email: Some("ada@example.com".into()) },
+        customer: Customer {
+            sub: customer.into(),
+            email: Some("ada@example.com".into()),
+            username: Some("ada".into()),
+        },
         authorization_id: Some("auth_1".into()),
         correlation_id: "c-1".into(),
         version: 1,

@@ -4,6 +4,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use bookish_shared::{config, telemetry};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use notification::consumer;
+use notification::directory::CognitoDirectory;
 use notification::mailer::SesMailer;
 use notification::render::Subjects;
 use notification::sent_log::DynamoSentLog;
@@ -13,13 +14,15 @@ use notification::sms::SnsSms;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    // One SDK configuration for the three clients. Locally AWS_ENDPOINT_URL points it at moto.
+    // One SDK configuration for the four clients. Locally AWS_ENDPOINT_URL points it at moto.
     let aws = bookish_shared::aws::config().await;
     let sent = DynamoSentLog::new(aws_sdk_dynamodb::Client::new(&aws), config::required("SENT_TABLE")?);
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&aws), config::required("SENDER_EMAIL")?);
     let sms = SnsSms::new(aws_sdk_sns::Client::new(&aws));
+    let directory =
+        CognitoDirectory::new(aws_sdk_cognitoidentityprovider::Client::new(&aws), config::required("USER_POOL_ID")?);
     let subjects = Subjects::from_env();
-    let ports = Ports { mailer: &mailer, sms: &sms, sent: &sent, subjects: &subjects };
+    let ports = Ports { mailer: &mailer, sms: &sms, sent: &sent, directory: &directory, subjects: &subjects };
     let ports = &ports;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(consumer::handle_batch(ports, event.payload, &event.context.request_id).await)

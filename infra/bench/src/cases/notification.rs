@@ -4,6 +4,7 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::LambdaEvent;
 use notification::consumer;
+use notification::directory::MemoryDirectory;
 use notification::mailer::MemoryMailer;
 use notification::render::Subjects;
 use notification::sent_log::MemorySentLog;
@@ -21,6 +22,7 @@ pub struct NotificationEvents {
     mailer: MemoryMailer,
     sms: MemorySms,
     sent: MemorySentLog,
+    directory: MemoryDirectory,
     subjects: Subjects,
     runtime: Runtime,
 }
@@ -34,6 +36,7 @@ impl NotificationEvents {
             mailer: MemoryMailer::default(),
             sms: MemorySms::default(),
             sent: MemorySentLog::default(),
+            directory: MemoryDirectory::default(),
             subjects: Subjects::from_env(),
             runtime: Runtime::new(Self::FUNCTION),
         }
@@ -61,7 +64,13 @@ impl Case for NotificationEvents {
     }
 
     async fn invoke(&self, event: &[u8]) -> Vec<u8> {
-        let ports = Ports { mailer: &self.mailer, sms: &self.sms, sent: &self.sent, subjects: &self.subjects };
+        let ports = Ports {
+            mailer: &self.mailer,
+            sms: &self.sms,
+            sent: &self.sent,
+            directory: &self.directory,
+            subjects: &self.subjects,
+        };
         let ports = &ports;
         self.runtime
             .invoke(event, |event: LambdaEvent<SqsEvent>| async move {
