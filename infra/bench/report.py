@@ -254,7 +254,7 @@ INIT_MISS = (
     "What is left beyond the floor (1–2 ms here) is the AWS SDK's setup: `aws_config` loading "
     "the region and credential chains and the profile files, and each client's endpoint "
     "resolver (every SDK crate parses its own partition table) and runtime plugins "
-    "(`notification-events` builds three clients), plus the page faults of a 7 MB binary and "
+    "(`notification-events` builds four), plus the page faults of a 7 MB binary and "
     "its allocations: ~420 minor faults against the floor's ~180 (`perf stat`), which in a VM "
     "cost more system time than the setup's user time. Closing it would take creating each SDK "
     "client lazily, on the first request that needs it (which moves the cost into that request "
