@@ -8,13 +8,13 @@ use std::future::Future;
 use bookish_shared::events::Envelope;
 use time::OffsetDateTime;
 
-use crate::directory::Directory;
+use crate::directory::{Directory, MemoryDirectory};
 use crate::error::{NotificationError, SendError};
-use crate::mailer::{Email, Mailer};
+use crate::mailer::{Email, Mailer, MemoryMailer};
 use crate::order::{EmailAddress, Notice, OrderEventData, Status};
 use crate::render::{self, Subjects};
-use crate::sent_log::{Channel, Claim, SentKey, SentLog};
-use crate::sms::SmsSender;
+use crate::sent_log::{Channel, Claim, MemorySentLog, SentKey, SentLog};
+use crate::sms::{MemorySms, SmsSender};
 
 /// The adapters and configuration the rules use, built once per cold start.
 pub struct Ports<'a> {
@@ -23,6 +23,37 @@ pub struct Ports<'a> {
     pub sent: &'a dyn SentLog,
     pub directory: &'a dyn Directory,
     pub subjects: &'a Subjects,
+}
+
+/// Every port in memory, for tests and benchmarks.
+pub struct MemoryPorts {
+    pub mailer: MemoryMailer,
+    pub sms: MemorySms,
+    pub sent: MemorySentLog,
+    pub directory: MemoryDirectory,
+    pub subjects: Subjects,
+}
+
+impl MemoryPorts {
+    pub fn new(subjects: Subjects) -> Self {
+        Self {
+            mailer: MemoryMailer::default(),
+            sms: MemorySms::default(),
+            sent: MemorySentLog::default(),
+            directory: MemoryDirectory::default(),
+            subjects,
+        }
+    }
+
+    pub fn ports(&self) -> Ports<'_> {
+        Ports {
+            mailer: &self.mailer,
+            sms: &self.sms,
+            sent: &self.sent,
+            directory: &self.directory,
+            subjects: &self.subjects,
+        }
+    }
 }
 
 /// What happened on one channel.
@@ -147,40 +178,13 @@ async fn deliver(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directory::MemoryDirectory;
-    use crate::mailer::MemoryMailer;
     use crate::order::{EmailAddress, OrderId, PhoneNumber};
-    use crate::sent_log::MemorySentLog;
-    use crate::sms::MemorySms;
     use bookish_shared::money::{Currency, Money};
 
-    struct Fakes {
-        mailer: MemoryMailer,
-        sms: MemorySms,
-        sent: MemorySentLog,
-        directory: MemoryDirectory,
-        subjects: Subjects,
-    }
-
-    impl Fakes {
-        fn new() -> Self {
-            Self {
-                mailer: MemoryMailer::default(),
-                sms: MemorySms::default(),
-                sent: MemorySentLog::default(),
-                directory: MemoryDirectory::with("ada", "ada@account.example"),
-                subjects: Subjects::default(),
-            }
-        }
-
-        fn ports(&self) -> Ports<'_> {
-            Ports {
-                mailer: &self.mailer,
-                sms: &self.sms,
-                sent: &self.sent,
-                directory: &self.directory,
-                subjects: &self.subjects,
-            }
+    fn fakes() -> MemoryPorts {
+        MemoryPorts {
+            directory: MemoryDirectory::with("ada", "ada@account.example"),
+            ..MemoryPorts::new(Subjects::default())
         }
     }
 
@@ -204,7 +208,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_notice_in_progress_elsewhere_is_retried_not_sent() {
-        let fakes = Fakes::new();
+        let fakes = fakes();
         let key = SentKey::new(&OrderId::parse("o-1").unwrap(), Status::Confirmed, Channel::Email);
         assert!(matches!(fakes.sent.claim(&key, at(0)).await.unwrap(), Claim::Acquired(_)));
         let err = notify(&fakes.ports(), &notice(None), at(10)).await.unwrap_err();
@@ -218,7 +222,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_sms_does_not_resend_the_email() {
-        let fakes = Fakes::new();
+        let fakes = fakes();
         fakes.sms.fail(true);
         assert!(notify(&fakes.ports(), &notice(Some("+15555550100")), at(0)).await.is_err());
         fakes.sms.fail(false);
@@ -230,7 +234,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_sent_log_records_the_message_id() {
-        let fakes = Fakes::new();
+        let fakes = fakes();
         let report = notify(&fakes.ports(), &notice(None), at(0)).await.unwrap();
         assert_eq!(report, Report { email: Delivery::Sent("memory-email-1".into()), sms: Delivery::NoRecipient });
         let key = SentKey::new(&OrderId::parse("o-1").unwrap(), Status::Confirmed, Channel::Email);
@@ -241,7 +245,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_an_address_on_the_order_the_accounts_is_used() {
-        let fakes = Fakes::new();
+        let fakes = fakes();
         let mut unaddressed = notice(None);
         unaddressed.email = None;
         fakes.directory.fail(true);

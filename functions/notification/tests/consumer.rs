@@ -3,12 +3,8 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use notification::consumer::handle_batch;
-use notification::directory::MemoryDirectory;
-use notification::mailer::MemoryMailer;
 use notification::render::Subjects;
-use notification::sent_log::MemorySentLog;
-use notification::service::Ports;
-use notification::sms::MemorySms;
+use notification::service::MemoryPorts;
 
 const ORDER_A: &str = "0193a2b4-6c1e-7f00-9d2a-5b8c3e4f1a01";
 const ORDER_B: &str = "0193a2b5-0e4d-7a11-8c3b-2d9e4f5a6b02";
@@ -20,35 +16,13 @@ fn event(name: &str) -> SqsEvent {
 }
 
 /// One notification service with in-memory adapters.
-struct Service {
-    mailer: MemoryMailer,
-    sms: MemorySms,
-    sent: MemorySentLog,
-    directory: MemoryDirectory,
-    subjects: Subjects,
+fn service() -> MemoryPorts {
+    MemoryPorts::new(Subjects { confirmed: "Confirmed: {orderId}".into(), ..Subjects::default() })
 }
 
-impl Service {
-    fn new() -> Self {
-        Self {
-            mailer: MemoryMailer::default(),
-            sms: MemorySms::default(),
-            sent: MemorySentLog::default(),
-            directory: MemoryDirectory::default(),
-            subjects: Subjects { confirmed: "Confirmed: {orderId}".into(), ..Subjects::default() },
-        }
-    }
-
-    async fn deliver(&self, name: &str) -> Vec<String> {
-        let ports = Ports {
-            mailer: &self.mailer,
-            sms: &self.sms,
-            sent: &self.sent,
-            directory: &self.directory,
-            subjects: &self.subjects,
-        };
-        failures(handle_batch(&ports, event(name), "request-1").await)
-    }
+/// Hands the sample event `name` to the consumer; returns the ids of the failed messages.
+async fn deliver(service: &MemoryPorts, name: &str) -> Vec<String> {
+    failures(handle_batch(&service.ports(), event(name), "request-1").await)
 }
 
 fn failures(response: SqsBatchResponse) -> Vec<String> {
@@ -57,8 +31,8 @@ fn failures(response: SqsBatchResponse) -> Vec<String> {
 
 #[tokio::test]
 async fn a_confirmation_is_emailed_and_texted() {
-    let service = Service::new();
-    assert_eq!(service.deliver("order-confirmed.json").await, Vec::<String>::new());
+    let service = service();
+    assert_eq!(deliver(&service, "order-confirmed.json").await, Vec::<String>::new());
     let emails = service.mailer.sent();
     assert_eq!(emails.len(), 1);
     let email = &emails[0];
@@ -77,11 +51,11 @@ async fn a_confirmation_is_emailed_and_texted() {
 
 #[tokio::test]
 async fn the_same_batch_twice_sends_once() {
-    let service = Service::new();
+    let service = service();
     for _ in 0..2 {
-        assert!(service.deliver("order-confirmed.json").await.is_empty());
+        assert!(deliver(&service, "order-confirmed.json").await.is_empty());
         // The same event twice in one batch, as SQS's at-least-once delivery allows.
-        assert!(service.deliver("redelivered-batch.json").await.is_empty());
+        assert!(deliver(&service, "redelivered-batch.json").await.is_empty());
     }
     assert_eq!(service.mailer.sent().len(), 1);
     assert_eq!(service.sms.sent().len(), 1);
@@ -89,10 +63,10 @@ async fn the_same_batch_twice_sends_once() {
 
 #[tokio::test]
 async fn each_status_of_an_order_is_its_own_notice() {
-    let service = Service::new();
-    assert!(service.deliver("order-confirmed.json").await.is_empty());
-    assert!(service.deliver("order-cancelled.json").await.is_empty());
-    assert!(service.deliver("order-cancelled.json").await.is_empty());
+    let service = service();
+    assert!(deliver(&service, "order-confirmed.json").await.is_empty());
+    assert!(deliver(&service, "order-cancelled.json").await.is_empty());
+    assert!(deliver(&service, "order-cancelled.json").await.is_empty());
     let subjects: Vec<String> = service.mailer.sent().into_iter().map(|e| e.subject).collect();
     assert_eq!(subjects, [format!("Confirmed: {ORDER_A}"), format!("Your Bookish order {ORDER_A} has been cancelled")]);
     let texts: Vec<String> = service.sms.sent().into_iter().map(|(_, text)| text).collect();
@@ -102,8 +76,8 @@ async fn each_status_of_an_order_is_its_own_notice() {
 
 #[tokio::test]
 async fn a_rejection_says_why_and_has_no_sms_without_a_phone() {
-    let service = Service::new();
-    assert!(service.deliver("order-rejected.json").await.is_empty());
+    let service = service();
+    assert!(deliver(&service, "order-rejected.json").await.is_empty());
     let emails = service.mailer.sent();
     assert_eq!(emails.len(), 1);
     assert!(emails[0]
@@ -114,10 +88,10 @@ async fn a_rejection_says_why_and_has_no_sms_without_a_phone() {
 
 #[tokio::test]
 async fn only_malformed_messages_fail_their_batch() {
-    let service = Service::new();
+    let service = service();
     // Bad JSON, and an envelope whose data is not an order; the OrderPlaced event and the
     // order without an email address succeed with nothing to send.
-    let failed = service.deliver("mixed-batch.json").await;
+    let failed = deliver(&service, "mixed-batch.json").await;
     assert_eq!(failed, ["11111111-2222-4333-8444-555555555502", "11111111-2222-4333-8444-555555555504"]);
     let emails = service.mailer.sent();
     assert_eq!(emails.len(), 1, "only the rejection is emailed");
@@ -127,16 +101,16 @@ async fn only_malformed_messages_fail_their_batch() {
 
 #[tokio::test]
 async fn a_failed_send_is_retried_and_then_sent_once() {
-    let service = Service::new();
+    let service = service();
     service.mailer.fail(true);
-    assert_eq!(service.deliver("order-confirmed.json").await, ["2e1424d4-f796-459a-8184-9c92662be6da"]);
+    assert_eq!(deliver(&service, "order-confirmed.json").await, ["2e1424d4-f796-459a-8184-9c92662be6da"]);
     assert!(service.mailer.sent().is_empty());
     // The SMS went out on the first attempt; the retry must not send it again.
     assert_eq!(service.sms.sent().len(), 1);
 
     service.mailer.fail(false);
-    assert!(service.deliver("order-confirmed.json").await.is_empty());
-    assert!(service.deliver("redelivered-batch.json").await.is_empty());
+    assert!(deliver(&service, "order-confirmed.json").await.is_empty());
+    assert!(deliver(&service, "redelivered-batch.json").await.is_empty());
     assert_eq!(service.mailer.sent().len(), 1);
     assert_eq!(service.sms.sent().len(), 1);
 }

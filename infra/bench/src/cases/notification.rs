@@ -1,15 +1,11 @@
-//! `notification-events` over a `MemoryMailer`, `MemorySms` and `MemorySentLog` (in AWS,
-//! SES v2, SNS and DynamoDB).
+//! `notification-events` over in-memory ports (in AWS: SES v2, SNS, DynamoDB and Cognito).
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::LambdaEvent;
 use notification::consumer;
-use notification::directory::MemoryDirectory;
-use notification::mailer::MemoryMailer;
 use notification::render::Subjects;
 use notification::sent_log::MemorySentLog;
-use notification::service::Ports;
-use notification::sms::MemorySms;
+use notification::service::MemoryPorts;
 
 use crate::fixtures::fixture;
 use crate::invocation::Runtime;
@@ -19,11 +15,7 @@ use crate::runner::{Case, Success};
 /// iteration starts with nothing sent, so it is a first delivery, not a no-op redelivery.
 pub struct NotificationEvents {
     event: Vec<u8>,
-    mailer: MemoryMailer,
-    sms: MemorySms,
-    sent: MemorySentLog,
-    directory: MemoryDirectory,
-    subjects: Subjects,
+    service: MemoryPorts,
     runtime: Runtime,
 }
 
@@ -33,11 +25,7 @@ impl NotificationEvents {
     pub async fn order_confirmed() -> Self {
         Self {
             event: fixture!("notification/order-confirmed.json").bytes(),
-            mailer: MemoryMailer::default(),
-            sms: MemorySms::default(),
-            sent: MemorySentLog::default(),
-            directory: MemoryDirectory::default(),
-            subjects: Subjects::from_env(),
+            service: MemoryPorts::new(Subjects::from_env()),
             runtime: Runtime::new(Self::FUNCTION),
         }
     }
@@ -57,21 +45,14 @@ impl Case for NotificationEvents {
     }
 
     async fn next_event(&mut self) -> Vec<u8> {
-        self.mailer.sent.lock().expect("mailer lock").clear();
-        self.sms.sent.lock().expect("sms lock").clear();
-        self.sent = MemorySentLog::default();
+        self.service.mailer.sent.lock().expect("mailer lock").clear();
+        self.service.sms.sent.lock().expect("sms lock").clear();
+        self.service.sent = MemorySentLog::default();
         self.event.clone()
     }
 
     async fn invoke(&self, event: &[u8]) -> Vec<u8> {
-        let ports = Ports {
-            mailer: &self.mailer,
-            sms: &self.sms,
-            sent: &self.sent,
-            directory: &self.directory,
-            subjects: &self.subjects,
-        };
-        let ports = &ports;
+        let ports = &self.service.ports();
         self.runtime
             .invoke(event, |event: LambdaEvent<SqsEvent>| async move {
                 consumer::handle_batch(ports, event.payload, &event.context.request_id).await
@@ -80,8 +61,8 @@ impl Case for NotificationEvents {
     }
 
     fn check_effect(&self) -> Result<(), String> {
-        let emails = self.mailer.sent.lock().expect("mailer lock").len();
-        let texts = self.sms.sent.lock().expect("sms lock").len();
+        let emails = self.service.mailer.sent.lock().expect("mailer lock").len();
+        let texts = self.service.sms.sent.lock().expect("sms lock").len();
         match (emails, texts) {
             (1, 1) => Ok(()),
             _ => Err(format!("expected one email and one text, sent {emails} and {texts}")),
