@@ -85,11 +85,7 @@ impl Success {
 // Cases run one at a time on a current-thread runtime: their futures need not be Send.
 #[allow(async_fn_in_trait)]
 pub trait Case {
-    /// The function (binary) that serves it, e.g. `catalog-read`.
-    fn function(&self) -> &'static str;
-    /// The route or event, e.g. `GET /v1/books/{id}`.
-    fn route(&self) -> &'static str;
-    fn success(&self) -> Success;
+    fn meta(&self) -> &Meta;
     /// Untimed, before each invocation: puts back what the previous one changed, so every
     /// iteration does the same work, and returns the event to send.
     async fn next_event(&mut self) -> Vec<u8>;
@@ -102,8 +98,17 @@ pub trait Case {
     }
 
     fn name(&self) -> String {
-        format!("{} {}", self.function(), self.route())
+        format!("{} {}", self.meta().function, self.meta().route)
     }
+}
+
+/// What names a case, and what its every response must be.
+pub struct Meta {
+    /// The function (binary) that serves it, e.g. `catalog-read`.
+    pub function: &'static str,
+    /// The route or event, e.g. `GET /v1/books/{id}`.
+    pub route: &'static str,
+    pub success: Success,
 }
 
 /// Runs `options.warmup` then `options.iterations` invocations of the case and summarizes
@@ -116,14 +121,14 @@ pub async fn run<C: Case>(case: &mut C, options: &Options) -> Summary {
         let started = Instant::now();
         let response = case.invoke(&event).await;
         let elapsed: Duration = started.elapsed();
-        if let Err(problem) = case.success().check(&response).and_then(|()| case.check_effect()) {
+        if let Err(problem) = case.meta().success.check(&response).and_then(|()| case.check_effect()) {
             panic!("{name}: iteration {iteration} failed: {problem}\nresponse: {}", String::from_utf8_lossy(&response));
         }
         if iteration >= options.warmup {
             samples.push(elapsed);
         }
     }
-    Summary::of(name, case.function(), samples)
+    Summary::of(name, case.meta().function, samples)
 }
 
 #[cfg(test)]

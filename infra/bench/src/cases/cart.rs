@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use super::{SAMPLE_BOOK, SHOPPER};
 use crate::fixtures::{fixture, Fixture};
 use crate::invocation::Runtime;
-use crate::runner::{Case, Success};
+use crate::runner::{Case, Meta, Success};
 
 /// Id, title, price in cents and quantity of each line of the shopper's cart.
 const LINES: [(&str, &str, i64, i64); 3] = [
@@ -24,7 +24,7 @@ const LINES: [(&str, &str, i64, i64); 3] = [
 
 /// `cart`: the signed-in shopper's cart.
 pub struct Cart {
-    route: &'static str,
+    meta: Meta,
     event: Vec<u8>,
     store: MemoryCartStore,
     catalog: StaticCatalog,
@@ -47,7 +47,7 @@ impl Cart {
             store.set_line(SHOPPER, id, quantity, now).await.expect("the memory store takes three lines");
         }
         Self {
-            route,
+            meta: Meta { function: Self::FUNCTION, route, success: Success::Status(200) },
             event: event.bytes(),
             store,
             catalog,
@@ -68,16 +68,8 @@ impl Cart {
 }
 
 impl Case for Cart {
-    fn function(&self) -> &'static str {
-        Self::FUNCTION
-    }
-
-    fn route(&self) -> &'static str {
-        self.route
-    }
-
-    fn success(&self) -> Success {
-        Success::Status(200)
+    fn meta(&self) -> &Meta {
+        &self.meta
     }
 
     async fn next_event(&mut self) -> Vec<u8> {

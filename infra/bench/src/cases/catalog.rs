@@ -10,7 +10,7 @@ use catalog::store::{BookStore, MemoryBookStore};
 use super::SAMPLE_BOOK;
 use crate::fixtures::{fixture, Fixture};
 use crate::invocation::Runtime;
-use crate::runner::{Case, Success};
+use crate::runner::{Case, Meta, Success};
 
 /// Title, author and genres of the shelf. The first is `SAMPLE_BOOK`, which the get and
 /// replace events name; the search event finds Animal Farm.
@@ -69,7 +69,7 @@ fn isbn(n: usize) -> Isbn13 {
 
 /// `catalog-read`: the public reads.
 pub struct CatalogRead {
-    route: &'static str,
+    meta: Meta,
     event: Vec<u8>,
     store: MemoryBookStore,
     runtime: Runtime,
@@ -79,7 +79,12 @@ impl CatalogRead {
     const FUNCTION: &'static str = "catalog-read";
 
     async fn new(route: &'static str, event: Fixture) -> Self {
-        Self { route, event: event.bytes(), store: shelf().await, runtime: Runtime::new(Self::FUNCTION) }
+        Self {
+            meta: Meta { function: Self::FUNCTION, route, success: Success::Status(200) },
+            event: event.bytes(),
+            store: shelf().await,
+            runtime: Runtime::new(Self::FUNCTION),
+        }
     }
 
     pub async fn get_book() -> Self {
@@ -98,16 +103,8 @@ impl CatalogRead {
 }
 
 impl Case for CatalogRead {
-    fn function(&self) -> &'static str {
-        Self::FUNCTION
-    }
-
-    fn route(&self) -> &'static str {
-        self.route
-    }
-
-    fn success(&self) -> Success {
-        Success::Status(200)
+    fn meta(&self) -> &Meta {
+        &self.meta
     }
 
     async fn next_event(&mut self) -> Vec<u8> {
@@ -123,8 +120,7 @@ impl Case for CatalogRead {
 /// `catalog-admin`: the admin-only writes. Every iteration starts from the shelf, so a
 /// create never meets its own ISBN and a replace's `If-Match: "1"` always holds.
 pub struct CatalogAdmin {
-    route: &'static str,
-    success: Success,
+    meta: Meta,
     event: Vec<u8>,
     store: MemoryBookStore,
     auth: Authenticator,
@@ -136,8 +132,7 @@ impl CatalogAdmin {
 
     async fn new(route: &'static str, success: Success, event: Fixture) -> Self {
         Self {
-            route,
-            success,
+            meta: Meta { function: Self::FUNCTION, route, success },
             event: event.bytes(),
             store: shelf().await,
             auth: Authenticator::ApiGateway,
@@ -155,16 +150,8 @@ impl CatalogAdmin {
 }
 
 impl Case for CatalogAdmin {
-    fn function(&self) -> &'static str {
-        Self::FUNCTION
-    }
-
-    fn route(&self) -> &'static str {
-        self.route
-    }
-
-    fn success(&self) -> Success {
-        self.success
+    fn meta(&self) -> &Meta {
+        &self.meta
     }
 
     async fn next_event(&mut self) -> Vec<u8> {

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use super::SAMPLE_BOOK;
 use crate::fixtures::{fixture, Fixture};
 use crate::invocation::Runtime;
-use crate::runner::{Case, Success};
+use crate::runner::{Case, Meta, Success};
 
 const ORDER_STOCK_QUEUE: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/bookish-OrderStockQueue";
 /// The second book of the order-placed event.
@@ -34,7 +34,7 @@ async fn stocked(books: &[(&str, i64)]) -> MemoryStockStore {
 
 /// `inventory-api`: a book's stock, read by anyone and set by admins.
 pub struct InventoryApi {
-    route: &'static str,
+    meta: Meta,
     event: Vec<u8>,
     store: MemoryStockStore,
     auth: Authenticator,
@@ -46,7 +46,7 @@ impl InventoryApi {
 
     async fn new(route: &'static str, event: Fixture) -> Self {
         Self {
-            route,
+            meta: Meta { function: Self::FUNCTION, route, success: Success::Status(200) },
             event: event.bytes(),
             store: stocked(&[(SAMPLE_BOOK, 12)]).await,
             auth: Authenticator::ApiGateway,
@@ -65,16 +65,8 @@ impl InventoryApi {
 }
 
 impl Case for InventoryApi {
-    fn function(&self) -> &'static str {
-        Self::FUNCTION
-    }
-
-    fn route(&self) -> &'static str {
-        self.route
-    }
-
-    fn success(&self) -> Success {
-        Success::Status(200)
+    fn meta(&self) -> &Meta {
+        &self.meta
     }
 
     async fn next_event(&mut self) -> Vec<u8> {
@@ -90,6 +82,7 @@ impl Case for InventoryApi {
 /// `inventory-events`: an OrderPlaced of two books, reserved and announced as
 /// StockReserved. Every iteration starts from the same stock and no reservation.
 pub struct InventoryEvents {
+    meta: Meta,
     event: Vec<u8>,
     store: MemoryStockStore,
     publisher: MemoryPublisher,
@@ -102,6 +95,7 @@ impl InventoryEvents {
 
     pub async fn order_placed() -> Self {
         Self {
+            meta: Meta { function: Self::FUNCTION, route: "SQS OrderPlaced", success: Success::NoBatchItemFailures },
             event: fixture!("inventory/order-placed.json").bytes(),
             store: stocked(&Self::STOCK).await,
             publisher: MemoryPublisher::default(),
@@ -111,16 +105,8 @@ impl InventoryEvents {
 }
 
 impl Case for InventoryEvents {
-    fn function(&self) -> &'static str {
-        Self::FUNCTION
-    }
-
-    fn route(&self) -> &'static str {
-        "SQS OrderPlaced"
-    }
-
-    fn success(&self) -> Success {
-        Success::NoBatchItemFailures
+    fn meta(&self) -> &Meta {
+        &self.meta
     }
 
     async fn next_event(&mut self) -> Vec<u8> {

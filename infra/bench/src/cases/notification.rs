@@ -9,11 +9,12 @@ use notification::service::MemoryPorts;
 
 use crate::fixtures::fixture;
 use crate::invocation::Runtime;
-use crate::runner::{Case, Success};
+use crate::runner::{Case, Meta, Success};
 
 /// `notification-events`: an OrderConfirmed, emailed and texted to the shopper. Every
 /// iteration starts with nothing sent, so it is a first delivery, not a no-op redelivery.
 pub struct NotificationEvents {
+    meta: Meta,
     event: Vec<u8>,
     service: MemoryPorts,
     runtime: Runtime,
@@ -24,6 +25,7 @@ impl NotificationEvents {
 
     pub async fn order_confirmed() -> Self {
         Self {
+            meta: Meta { function: Self::FUNCTION, route: "SQS OrderConfirmed", success: Success::NoBatchItemFailures },
             event: fixture!("notification/order-confirmed.json").bytes(),
             service: MemoryPorts::new(Subjects::from_env()),
             runtime: Runtime::new(Self::FUNCTION),
@@ -32,16 +34,8 @@ impl NotificationEvents {
 }
 
 impl Case for NotificationEvents {
-    fn function(&self) -> &'static str {
-        Self::FUNCTION
-    }
-
-    fn route(&self) -> &'static str {
-        "SQS OrderConfirmed"
-    }
-
-    fn success(&self) -> Success {
-        Success::NoBatchItemFailures
+    fn meta(&self) -> &Meta {
+        &self.meta
     }
 
     async fn next_event(&mut self) -> Vec<u8> {

@@ -23,7 +23,7 @@ use time::OffsetDateTime;
 use super::{SAMPLE_BOOK, SHOPPER};
 use crate::fixtures::{fixture, Fixture};
 use crate::invocation::Runtime;
-use crate::runner::{Case, Success};
+use crate::runner::{Case, Meta, Success};
 
 /// The order the get-order, stock-reserved and outbox-stream events name.
 const SAMPLE_ORDER: &str = "019ac6f0-0000-7000-8000-000000000001";
@@ -99,8 +99,7 @@ impl SampleOrder {
 
 /// `order-api`: the shopper's orders, and checkout.
 pub struct OrderApi {
-    route: &'static str,
-    success: Success,
+    meta: Meta,
     event: Fixture,
     /// Checkouts so far, when this case places orders: each iteration then gets a new
     /// `Idempotency-Key`, a full cart and an empty store.
@@ -117,8 +116,7 @@ impl OrderApi {
 
     fn new(route: &'static str, success: Success, event: Fixture, checkouts: Option<u64>) -> Self {
         Self {
-            route,
-            success,
+            meta: Meta { function: Self::FUNCTION, route, success },
             event,
             checkouts,
             store: MemoryOrderStore::default(),
@@ -158,16 +156,8 @@ impl OrderApi {
 }
 
 impl Case for OrderApi {
-    fn function(&self) -> &'static str {
-        Self::FUNCTION
-    }
-
-    fn route(&self) -> &'static str {
-        self.route
-    }
-
-    fn success(&self) -> Success {
-        self.success
+    fn meta(&self) -> &Meta {
+        &self.meta
     }
 
     async fn next_event(&mut self) -> Vec<u8> {
@@ -191,6 +181,7 @@ impl Case for OrderApi {
 /// `order-stock-events`: inventory reserved the sample order's stock, so its payment is
 /// captured and it is confirmed. Every iteration starts from the pending order.
 pub struct OrderStockEvents {
+    meta: Meta,
     event: Vec<u8>,
     pending: SampleOrder,
     store: MemoryOrderStore,
@@ -205,6 +196,7 @@ impl OrderStockEvents {
 
     pub async fn stock_reserved() -> Self {
         Self {
+            meta: Meta { function: Self::FUNCTION, route: "SQS StockReserved", success: Success::NoBatchItemFailures },
             event: fixture!("order/stock-reserved.json").bytes(),
             pending: SampleOrder::new().await,
             store: MemoryOrderStore::default(),
@@ -216,16 +208,8 @@ impl OrderStockEvents {
 }
 
 impl Case for OrderStockEvents {
-    fn function(&self) -> &'static str {
-        Self::FUNCTION
-    }
-
-    fn route(&self) -> &'static str {
-        "SQS StockReserved"
-    }
-
-    fn success(&self) -> Success {
-        Success::NoBatchItemFailures
+    fn meta(&self) -> &Meta {
+        &self.meta
     }
 
     async fn next_event(&mut self) -> Vec<u8> {
@@ -257,6 +241,7 @@ impl Case for OrderStockEvents {
 /// `order-publisher`: relays a stream batch of two outbox events (OrderPlaced to the
 /// inventory queue, OrderCancelled to both queues).
 pub struct OrderPublisher {
+    meta: Meta,
     event: Vec<u8>,
     publisher: MemoryPublisher,
     routes: Routes,
@@ -270,6 +255,11 @@ impl OrderPublisher {
 
     pub async fn outbox_stream() -> Self {
         Self {
+            meta: Meta {
+                function: Self::FUNCTION,
+                route: "DynamoDB stream OrderPlaced+OrderCancelled",
+                success: Success::NoBatchItemFailures,
+            },
             event: fixture!("order/outbox-stream.json").bytes(),
             publisher: MemoryPublisher::default(),
             routes: Routes { inventory_queue: INVENTORY_QUEUE.into(), notification_queue: NOTIFICATION_QUEUE.into() },
@@ -279,16 +269,8 @@ impl OrderPublisher {
 }
 
 impl Case for OrderPublisher {
-    fn function(&self) -> &'static str {
-        Self::FUNCTION
-    }
-
-    fn route(&self) -> &'static str {
-        "DynamoDB stream OrderPlaced+OrderCancelled"
-    }
-
-    fn success(&self) -> Success {
-        Success::NoBatchItemFailures
+    fn meta(&self) -> &Meta {
+        &self.meta
     }
 
     async fn next_event(&mut self) -> Vec<u8> {
