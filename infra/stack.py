@@ -122,7 +122,8 @@ def start_moto(local: Local) -> None:
         procs.stop(pidfile, MOTO_MARKER)  # a hung leftover, or one on another port
         log_path = local.dir / "moto.log"
         log_path.unlink(missing_ok=True)
-        argv = [str(VENV_BIN / "python"), str(ROOT / "infra" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(local.moto_port)]
+        argv = [str(VENV_BIN / "python"), str(ROOT / "infra" / "moto_server.py"),
+                "-H", "127.0.0.1", "-p", str(local.moto_port)]
         proc = procs.start(argv, pidfile, log_path, dict(os.environ), ROOT)
         log(f"starting moto on {local.endpoint} (log {log_path.relative_to(ROOT)})")
         deadline = time.monotonic() + 60

@@ -1,6 +1,7 @@
 //! The SES v2, SNS and Cognito adapters, and the whole consumer on real adapters, against
 //! the moto server that `make test` starts (AWS_ENDPOINT_URL, SENT_TABLE, SENDER_EMAIL,
-//! USER_POOL_ID from template.yaml). What moto "sent" is read back from its `GET /moto-api/data.json`.
+//! USER_POOL_ID from template.yaml). What moto "sent" is read back from its
+//! `GET /moto-api/data.json`.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
