@@ -5,7 +5,7 @@ In AWS, Lambda's event source mappings poll each queue and stream and invoke the
 consumer function with batches. Locally nothing does that (moto stores messages and
 stream records; `cargo lambda watch` runs the functions), so this process plays the
 mappings, invoking every function through watch's Lambda Invoke API
-(`POST <apiUrl>/2015-03-31/functions/<binary>/invocations`), the way Lambda would.
+(`POST <lambdaUrl>/2015-03-31/functions/<binary>/invocations`), the way Lambda would.
 No consumer is called any other way.
 
 The mappings come from stack.json (`eventSourceMappings`), which infra/provision.py
@@ -52,6 +52,13 @@ DynamoDB stream mappings (one thread each, every shard of the stream):
   MaximumRecordAgeInSeconds) the batch's metadata goes to the OnFailure SQS
   destination (the invocation record Lambda sends, with DDBStreamBatchInfo) and the
   shard moves on.
+
+Schedule events (an EventBridge rule with `rate(...)`, from a function's `Schedule`
+event in template.yaml; one thread each): every interval, invoke the function with the
+"Scheduled Event" EventBridge sends (`{"version": "0", "id", "detail-type": "Scheduled
+Event", "source": "aws.events", "account", "time", "region", "resources": [<rule arn>],
+"detail": {}}`). `--schedule-every SECONDS` shortens the interval (the test stack fires
+every few seconds instead of every five minutes).
 
 Filter patterns: nested objects, lists of alternatives, literal values (strings,
 numbers, null), and {"prefix"}, {"suffix"}, {"equals-ignore-case"},
@@ -514,6 +521,28 @@ class SqsPoller(Poller):
                     f"{failure.get('Code')} {failure.get('Message', '')}")
 
 
+class SchedulePoller(Poller):
+    """One Schedule event (an EventBridge rule with rate(...)): invoke the function with a
+    "Scheduled Event" every interval, as EventBridge does (async invoke: nothing is retried
+    here; the next tick is the retry). `every` caps the interval so tests need not wait
+    for a five-minute rate."""
+
+    def __init__(self, *args, every: float | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        interval = float(self.mapping["intervalSeconds"])
+        self.interval = min(interval, every) if every else interval
+
+    def poll_once(self) -> None:
+        if self.stop_event.wait(self.interval):
+            return
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        payload = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
+                   "source": "aws.events", "account": self.mapping["sourceArn"].split(":")[4], "time": now,
+                   "region": self.region, "resources": [self.mapping["sourceArn"]], "detail": {}}
+        outcome = self.invoker.invoke(self.mapping, payload, [])
+        log(describe_outcome(self.mapping, self.mapping["source"], 0, outcome))
+
+
 @dataclass
 class Shard:
     shard_id: str
@@ -750,6 +779,8 @@ def main() -> int:
     parser.add_argument("--no-warm-up", action="store_true", help="skip the empty-batch warm-up invocations")
     parser.add_argument("--dump-events", type=Path, metavar="DIR",
                         help="also write every event sent to a function to DIR/<n>-<binary>.json")
+    parser.add_argument("--schedule-every", type=float, metavar="SECONDS",
+                        help="fire Schedule events at least this often (tests: seconds, not the template's minutes)")
     args = parser.parse_args()
 
     stop = threading.Event()
@@ -761,7 +792,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
 
     stack = json.loads(args.stack.read_text())
-    region, api_url = stack["region"], stack["apiUrl"]
+    region, api_url = stack["region"], stack.get("lambdaUrl", stack["apiUrl"])
     mappings = stack.get("eventSourceMappings", [])
     available = workspace_binaries()
     active, skipped = [], []
@@ -784,8 +815,10 @@ def main() -> int:
     invoker = Invoker(api_url, args.dump_events)
     pollers: list[Poller] = []
     for m in active:
-        cls = SqsPoller if m["kind"] == "sqs" else StreamPoller
-        poller = cls(m, clients, invoker, region, stop)
+        if m["kind"] == "schedule":
+            poller = SchedulePoller(m, clients, invoker, region, stop, every=args.schedule_every)
+        else:
+            poller = (SqsPoller if m["kind"] == "sqs" else StreamPoller)(m, clients, invoker, region, stop)
         poller.start()
         pollers.append(poller)
         log(f"driving {m['name']}: {m['kind']} {m['source']} -> {m['binary']} "

@@ -233,7 +233,9 @@ def create_cognito(template: dict, stack: Stack) -> None:
 
     # Order matters: pools, then clients and groups that !Ref their pool.
     for logical, res in of_type("AWS::Cognito::UserPool"):
-        props = resolve(res.get("Properties", {}), refs)
+        # moto sends no SMS: the role Cognito would text verification codes as is AWS's business.
+        props = {k: v for k, v in res.get("Properties", {}).items() if k != "SmsConfiguration"}
+        props = resolve(props, refs)
         params = api_params(cognito, "CreateUserPool", props, {"UserPoolName": "PoolName"})
         params.setdefault("PoolName", logical)
         refs[logical] = cognito.create_user_pool(**params)["UserPool"]["Id"]
@@ -267,6 +269,9 @@ def create_cognito(template: dict, stack: Stack) -> None:
             UserAttributes=[{"Name": "email", "Value": user["email"]}],
         )
         cognito.admin_confirm_sign_up(UserPoolId=stack.user_pool_id, Username=user["email"])
+        # What entering the emailed code does: only verified addresses get mail.
+        cognito.admin_update_user_attributes(UserPoolId=stack.user_pool_id, Username=user["email"],
+                                             UserAttributes=[{"Name": "email_verified", "Value": "true"}])
         for group in user["groups"]:
             cognito.admin_add_user_to_group(UserPoolId=stack.user_pool_id, Username=user["email"], GroupName=group)
 
@@ -294,9 +299,14 @@ def function_binaries(template: dict) -> dict[str, str]:
 # Queues, streams, TTL, SES: what moto's CloudFormation leaves to us
 # --------------------------------------------------------------------------
 
+# Values for the parameters a deployer must choose (no default in template.yaml).
+LOCAL_PARAMETERS = {"SenderEmail": "orders@bookish.local"}
+
+
 def template_parameters(template: dict, overrides: dict[str, str] | None = None) -> dict[str, str]:
-    """Parameter values: the template's defaults, then overrides."""
+    """Parameter values: the template's defaults, the local choices, then overrides."""
     values = {name: str(p["Default"]) for name, p in template.get("Parameters", {}).items() if "Default" in p}
+    values.update({k: v for k, v in LOCAL_PARAMETERS.items() if k in template.get("Parameters", {})})
     values.update(overrides or {})
     missing = sorted(set(template.get("Parameters", {})) - set(values))
     if missing:
@@ -388,7 +398,7 @@ def event_source_mappings(transformed: dict, stack: Stack) -> list[dict]:
             return stream_owner[value], "StreamArn"
         raise SystemExit(f"{mapping}: cannot resolve {what} {value!r} locally")
 
-    mappings = []
+    mappings = schedules(transformed, stack)
     for name, res in sorted(resources.items()):
         if res.get("Type") != "AWS::Lambda::EventSourceMapping":
             continue
@@ -438,6 +448,62 @@ def event_source_mappings(transformed: dict, stack: Stack) -> list[dict]:
                              "created locally")
         mappings.append(mapping)
     return mappings
+
+
+RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+RATE_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def schedules(transformed: dict, stack: Stack) -> list[dict]:
+    """The Schedule events of the functions (AWS::Events::Rule with a ScheduleExpression
+    targeting a function), as mappings of kind "schedule" that infra/driver.py fires:
+    {"name", "function", "binary", "kind", "source" (the rule), "expression",
+    "intervalSeconds", ...}. Only rate() expressions are driven locally."""
+    resources = transformed.get("Resources", {})
+    found = []
+    for name, res in sorted(resources.items()):
+        props = res.get("Properties", {})
+        if res.get("Type") != "AWS::Events::Rule" or "ScheduleExpression" not in props:
+            continue
+        expression = props["ScheduleExpression"]
+        rate = RATE.match(expression)
+        if not rate:
+            raise SystemExit(f"{name}: only rate(...) schedules are driven locally, not {expression!r}")
+        interval = int(rate.group(1)) * RATE_UNIT_SECONDS[rate.group(2).rstrip("s")]
+        for target in props.get("Targets", []):
+            att = target.get("Arn", {}).get("Fn::GetAtt")
+            function = (att[0] if isinstance(att, list) else str(att).split(".", 1)[0]) if att else None
+            if function not in stack.functions:
+                raise SystemExit(f"{name}: target {target.get('Arn')!r} is not a function of the template")
+            found.append({
+                "name": name,
+                "function": function,
+                "binary": stack.functions[function],
+                "kind": "schedule",
+                "source": name,
+                "sourceArn": f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{name}",
+                "expression": expression,
+                "intervalSeconds": interval,
+                "batchSize": 1,
+                "functionResponseTypes": [],
+                "filters": [],
+                "enabled": props.get("State", "ENABLED") == "ENABLED",
+                "functionTimeout": int(resources[function].get("Properties", {}).get("Timeout", 3)),
+            })
+    return found
+
+
+# Locally every Stripe call goes to localstripe with this test key; in AWS the key is
+# whatever the stack's SSM SecureString parameter holds.
+LOCAL_STRIPE_KEY = "sk_test_bookish_local"
+
+
+def create_secrets(stack: Stack) -> None:
+    """The SecureString parameters the functions read (template parameters *SecretKeyParameter)."""
+    ssm = client("ssm", stack.endpoint)
+    for name, value in stack.parameters.items():
+        if name == "StripeSecretKeyParameter":
+            ssm.put_parameter(Name=value, Value=LOCAL_STRIPE_KEY, Type="SecureString", Overwrite=True)
 
 
 # --------------------------------------------------------------------------
@@ -492,5 +558,6 @@ def provision(template_path: Path, endpoint: str, parameters: dict[str, str] | N
     stack.function_env = {k: local_url.get(v, v) for k, v in stack.function_env.items()}
 
     create_email_identities(template, stack, refs)
+    create_secrets(stack)
     stack.event_source_mappings = event_source_mappings(transformed, stack)
     return stack

@@ -44,6 +44,9 @@ import provision
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 PROFILES = {"dev": (5050, 9000), "test": (5051, 9001), "bench": (5052, 9002)}  # name -> (moto, API port)
+STRIPE_PORTS = {"dev": 8420, "test": 8421, "bench": 8422}  # name -> localstripe port
+# The test stack fires Schedule events this often (seconds) instead of the template's rate.
+TEST_SCHEDULE_SECONDS = 3
 API_WAIT_SECONDS = 15 * 60  # the first debug build of the AWS SDK takes minutes on 2 cores
 
 
@@ -67,16 +70,32 @@ class Local:
 
     @property
     def api_url(self) -> str:
+        """The HTTP API (infra/apigw.py, API Gateway's part)."""
         return f"http://127.0.0.1:{self.api_port}"
 
     @property
-    def moto_on_port(self) -> str:
-        """Command-line text of a moto listening where this run wants it."""
-        return f"moto_server.py -H 127.0.0.1 -p {self.moto_port}"
+    def lambda_port(self) -> int:
+        return self.api_port + 100
+
+    @property
+    def lambda_url(self) -> str:
+        """cargo lambda watch: the functions, behind the Lambda Invoke API."""
+        return f"http://127.0.0.1:{self.lambda_port}"
+
+    @property
+    def stripe_port(self) -> int:
+        return STRIPE_PORTS.get(self.name, self.moto_port + 3370)
+
+    @property
+    def stripe_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.stripe_port}"
+
 
 
 # Command-line text that identifies our processes behind a pid file (whatever their port).
 MOTO_MARKER = "moto_server.py -H 127.0.0.1"
+STRIPE_MARKER = "localstripe_server.py -H 127.0.0.1"
+APIGW_MARKER = "infra/apigw.py --port"
 WATCH_MARKER = "lambda watch -A 127.0.0.1"
 DRIVER_MARKER = "infra/driver.py --stack"
 
@@ -107,30 +126,35 @@ def http(method: str, url: str, body: bytes | None = None, headers: dict | None 
 
 
 # --------------------------------------------------------------------------
-# moto
+# moto and localstripe
 # --------------------------------------------------------------------------
 
+def start_server(local: Local, name: str, script: str, port: int, ready, marker: str) -> None:
+    """Start infra/<script> on `port` (ours: `marker -p port`), or reuse the one a previous run
+    of ours left there; wait until `ready()`."""
+    pidfile = local.dir / f"{name}.pid"
+    if procs.port_open(port):
+        if procs.recorded(pidfile, f"{marker} -p {port}") is None:
+            raise Failure(f"port {port} is taken by a process this script did not start; stop it or pass "
+                          "another port")
+        log(f"reusing {name} on 127.0.0.1:{port}")
+        return
+    procs.stop(pidfile, marker)  # a hung leftover, or one on another port
+    log_path = local.dir / f"{name}.log"
+    log_path.unlink(missing_ok=True)
+    argv = [str(VENV_BIN / "python"), str(ROOT / "infra" / script), "-H", "127.0.0.1", "-p", str(port)]
+    proc = procs.start(argv, pidfile, log_path, dict(os.environ), ROOT)
+    log(f"starting {name} on 127.0.0.1:{port} (log {log_path.relative_to(ROOT)})")
+    deadline = time.monotonic() + 60
+    while not ready():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise Failure(f"{name} did not start:\n{procs.tail(log_path)}")
+        time.sleep(0.3)
+
+
 def start_moto(local: Local) -> None:
-    """Start moto, or reuse the one a previous run of ours left on this port; then reset it."""
-    pidfile = local.dir / "moto.pid"
-    if procs.port_open(local.moto_port):
-        if procs.recorded(pidfile, local.moto_on_port) is None:
-            raise Failure(f"port {local.moto_port} is taken by a process this script did not start; "
-                          "stop it or pass --moto-port")
-        log(f"reusing moto on {local.endpoint}")
-    else:
-        procs.stop(pidfile, MOTO_MARKER)  # a hung leftover, or one on another port
-        log_path = local.dir / "moto.log"
-        log_path.unlink(missing_ok=True)
-        argv = [str(VENV_BIN / "python"), str(ROOT / "infra" / "moto_server.py"),
-                "-H", "127.0.0.1", "-p", str(local.moto_port)]
-        proc = procs.start(argv, pidfile, log_path, dict(os.environ), ROOT)
-        log(f"starting moto on {local.endpoint} (log {log_path.relative_to(ROOT)})")
-        deadline = time.monotonic() + 60
-        while not moto_answers(local):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise Failure(f"moto did not start:\n{procs.tail(log_path)}")
-            time.sleep(0.3)
+    """moto, reset: state is exactly what provisioning makes it."""
+    start_server(local, "moto", "moto_server.py", local.moto_port, lambda: moto_answers(local), MOTO_MARKER)
     status, _ = http("POST", f"{local.endpoint}/moto-api/reset")
     if status != 200:
         raise Failure(f"moto reset answered {status}")
@@ -143,6 +167,15 @@ def moto_answers(local: Local) -> bool:
         return False
 
 
+def start_stripe(local: Local) -> None:
+    """localstripe (state in memory), emptied."""
+    start_server(local, "localstripe", "localstripe_server.py", local.stripe_port,
+                 lambda: procs.port_open(local.stripe_port), STRIPE_MARKER)
+    status, _ = http("DELETE", f"{local.stripe_endpoint}/_config/data")
+    if status != 200:
+        raise Failure(f"localstripe reset answered {status}")
+
+
 # --------------------------------------------------------------------------
 # Stack description and environments
 # --------------------------------------------------------------------------
@@ -151,7 +184,9 @@ def describe(local: Local, stack: provision.Stack) -> dict:
     """The contents of stack.json: what tests and people need to reach the stack."""
     return {
         "apiUrl": local.api_url,
+        "lambdaUrl": local.lambda_url,
         "awsEndpoint": local.endpoint,
+        "stripeEndpoint": local.stripe_endpoint,
         "region": provision.REGION,
         "userPoolId": stack.user_pool_id,
         "userPoolClientId": stack.user_pool_client_id,
@@ -167,17 +202,19 @@ def describe(local: Local, stack: provision.Stack) -> dict:
         "eventSourceMappings": stack.event_source_mappings,  # what infra/driver.py drives
         "auth": {"issuer": stack.issuer, "jwksUrl": stack.jwks_url, "audience": stack.user_pool_client_id},
         "users": provision.USERS,
-        "functionEnv": function_env(stack, local.api_url),
+        "functionEnv": function_env(stack, local.lambda_url, local.stripe_endpoint),
     }
 
 
-def function_env(stack: provision.Stack, api_url: str) -> dict[str, str]:
+def function_env(stack: provision.Stack, lambda_url: str, stripe_endpoint: str) -> dict[str, str]:
     """Env for the functions: the template's own Environment plus the local-only settings."""
     return {
         **stack.function_env,  # BOOKS_TABLE, RUST_LOG, ... resolved from template.yaml
+        # Stripe's API is localstripe; the key is read from moto's SSM (provision.create_secrets).
+        "STRIPE_API_BASE": stripe_endpoint,
         "AWS_ENDPOINT_URL": stack.endpoint,
         # Lambda Invoke (one function calling another) goes to cargo lambda watch.
-        "AWS_ENDPOINT_URL_LAMBDA": api_url,
+        "AWS_ENDPOINT_URL_LAMBDA": lambda_url,
         "AWS_REGION": provision.REGION,
         "AWS_DEFAULT_REGION": provision.REGION,
         **provision.CREDENTIALS,
@@ -225,8 +262,8 @@ def dotenv_quote(value: str) -> str:
 def start_watch(local: Local, reload: bool = True, release: bool = False) -> subprocess.Popen:
     pidfile = local.dir / "watch.pid"
     procs.stop(pidfile, WATCH_MARKER)  # a previous one has the previous pool ids
-    if procs.port_open(local.api_port):
-        raise Failure(f"port {local.api_port} is taken by a process this script did not start; "
+    if procs.port_open(local.lambda_port):
+        raise Failure(f"port {local.lambda_port} is taken by a process this script did not start; "
                       "stop it or pass --api-port")
     # watch hands its own environment to the functions, and --env-file entries win
     # over it. Keep the developer's AWS_* settings (profiles, real keys) out, and
@@ -235,7 +272,7 @@ def start_watch(local: Local, reload: bool = True, release: bool = False) -> sub
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"  # pip's cargo-lambda lives there
     log_path = local.dir / "watch.log"
     log_path.unlink(missing_ok=True)
-    argv = ["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(local.api_port),
+    argv = ["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(local.lambda_port),
             "--env-file", str(local.dir / "functions.env")]
     if not reload:
         # A test run tests one build: an edit elsewhere in the tree must not restart
@@ -243,8 +280,28 @@ def start_watch(local: Local, reload: bool = True, release: bool = False) -> sub
         argv.append("--ignore-changes")
     if release:
         argv.append("--release")  # the optimised build that ships (make bench measures it)
-    log(f"starting cargo lambda watch on {local.api_url} (log {log_path.relative_to(ROOT)})")
+    log(f"starting cargo lambda watch on {local.lambda_url} (log {log_path.relative_to(ROOT)})")
     return procs.start(argv, pidfile, log_path, env, ROOT)
+
+
+def start_apigw(local: Local) -> subprocess.Popen:
+    """infra/apigw.py on the API port: routes, events and CORS as API Gateway, from template.yaml."""
+    pidfile = local.dir / "apigw.pid"
+    procs.stop(pidfile, APIGW_MARKER)
+    if procs.port_open(local.api_port):
+        raise Failure(f"port {local.api_port} is taken by a process this script did not start; "
+                      "stop it or pass --api-port")
+    log_path = local.dir / "apigw.log"
+    log_path.unlink(missing_ok=True)
+    argv = [str(VENV_BIN / "python"), "infra/apigw.py", "--port", str(local.api_port), "--lambda", local.lambda_url]
+    proc = procs.start(argv, pidfile, log_path, dict(os.environ), ROOT)
+    deadline = time.monotonic() + 30
+    while not procs.port_open(local.api_port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise Failure(f"the local API did not start:\n{procs.tail(log_path)}")
+        time.sleep(0.2)
+    log(f"API Gateway (infra/apigw.py) on {local.api_url} -> functions (log {log_path.relative_to(ROOT)})")
+    return proc
 
 
 def check_watch_log(log_path: Path) -> None:
@@ -259,18 +316,12 @@ def check_watch_log(log_path: Path) -> None:
 
 
 def router_targets() -> list[tuple[str, str, str]]:
-    """One (function, method, path) per function in the watch router of Cargo.toml."""
-    try:
-        meta = tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]["metadata"]
-        router = meta["lambda"]["watch"]["router"]
-    except (OSError, KeyError):
-        return []
+    """One (function, method, path) per function with HTTP routes in template.yaml."""
+    import apigw
+
     targets: dict[str, tuple[str, str]] = {}
-    for path, routes in router.items():
-        if isinstance(routes, str):
-            routes = [{"method": "GET", "function": routes}]
-        for route in routes:
-            targets.setdefault(route["function"], (route.get("method", "GET"), path))
+    for r in apigw.routes_from_template(provision.load_template(ROOT / "template.yaml")):
+        targets.setdefault(r.binary, (r.method, r.path))
     return [(fn, method, path) for fn, (method, path) in sorted(targets.items())]
 
 
@@ -330,6 +381,8 @@ def start_driver(local: Local, dump_events: Path | None = None) -> subprocess.Po
     env["PYTHONUNBUFFERED"] = "1"
     argv = [str(VENV_BIN / "python"), "infra/driver.py", "--stack", str(local.dir / "stack.json"),
             "--ready", str(local.dir / "driver.ready")]
+    if local.name == "test":
+        argv += ["--schedule-every", str(TEST_SCHEDULE_SECONDS)]
     if dump_events:
         argv += ["--dump-events", str(dump_events.resolve())]
     log(f"starting the event source mapping driver (log {log_path.relative_to(ROOT)})")
@@ -421,9 +474,12 @@ def all_books(local: Local) -> list[dict]:
 
 
 def seed_stock(local: Local, described: dict) -> dict[str, int]:
-    """PUT /v1/inventory/{id} for every book: STOCK_DEFAULT, or STOCK_BY_TITLE. Returns id -> available."""
+    """PUT /v1/inventory/{id} for every book: STOCK_DEFAULT, or STOCK_BY_TITLE. Returns id -> available.
+
+    A set needs If-Match: `*` creates the stock of a book that has none (a fresh stack);
+    a book that has some already (412) is set on the ETag a GET gives."""
     if not any(fn == "inventory-api" for fn, _, _ in router_targets()):
-        log("WARNING: inventory-api is not in the watch router of Cargo.toml yet: stock not seeded")
+        log("WARNING: inventory-api has no HTTP route in template.yaml yet: stock not seeded")
         return {}
     books = all_books(local)
     if not books:
@@ -432,8 +488,15 @@ def seed_stock(local: Local, described: dict) -> dict[str, int]:
     stock: dict[str, int] = {}
     for book in books:
         available = STOCK_BY_TITLE.get(book["title"], STOCK_DEFAULT)
-        status, body = http("PUT", f"{local.api_url}/v1/inventory/{urllib.parse.quote(book['id'])}",
-                            json.dumps({"available": available}).encode(), headers, timeout=120)
+        url = f"{local.api_url}/v1/inventory/{urllib.parse.quote(book['id'])}"
+        status, body = http("PUT", url, json.dumps({"available": available}).encode(),
+                            {**headers, "If-Match": "*"}, timeout=120)
+        for _ in range(5):  # stocked already: set on what is there now
+            if status != 412:
+                break
+            etag = urllib.request.urlopen(url, timeout=120).headers["ETag"]
+            status, body = http("PUT", url, json.dumps({"available": available}).encode(),
+                                {**headers, "If-Match": etag}, timeout=120)
         if not 200 <= status < 300:
             raise Failure(f"seeding stock of {book['title']!r}: HTTP {status}\n{body.decode(errors='replace')}")
         stock[book["id"]] = available
@@ -449,23 +512,31 @@ def seed_stock(local: Local, described: dict) -> dict[str, int]:
 def bring_up(local: Local, args, before_watch=None) -> tuple[list[subprocess.Popen], dict]:
     """moto, provisioning, watch, the driver, seed data; returns the processes to watch over."""
     procs.stop(local.dir / "driver.pid", DRIVER_MARKER)  # a leftover would poll queues the reset removes
-    start_moto(local)
-    log(f"provisioning from template.yaml into {local.endpoint}")
-    stack = provision.provision(ROOT / "template.yaml", local.endpoint)
-    described = describe(local, stack)
-    test_env = write_files(local, described)
+
+    def fresh() -> tuple[dict, dict[str, str]]:
+        start_moto(local)  # reset, also when reused
+        start_stripe(local)  # emptied, likewise
+        log(f"provisioning from template.yaml into {local.endpoint}")
+        described = describe(local, provision.provision(ROOT / "template.yaml", local.endpoint))
+        return described, write_files(local, described)
+
+    described, test_env = fresh()
     if before_watch:
         before_watch(test_env)
+        # The adapter tests left orders, stock and payments behind (old pending orders the
+        # settler would act on): the functions start from the template alone.
+        described, test_env = fresh()
     # Only a developer's stack follows their edits: a run that measures or tests one build must not
     # restart functions under its requests.
-    watch = start_watch(local, reload=args.command in ("dev", "up"), release=args.release)
+    watch = start_watch(local, reload=args.command in ("dev", "up") and not args.no_reload, release=args.release)
+    gateway = start_apigw(local)
     wait_api(local, watch)
     driver = start_driver(local, args.dump_events)
     described["driver"] = wait_driver(local, driver, watch)
     seed(local, described, args.seed)
     described["stock"] = seed_stock(local, described)
     write_stack_json(local, described)
-    return [watch, driver], described
+    return [watch, driver, gateway], described
 
 
 def on_signal(signum, frame):
@@ -478,8 +549,10 @@ def stop_all(local: Local) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     procs.stop(local.dir / "driver.pid", DRIVER_MARKER)
+    procs.stop(local.dir / "apigw.pid", APIGW_MARKER)
     procs.stop(local.dir / "watch.pid", WATCH_MARKER)
     procs.stop(local.dir / "moto.pid", MOTO_MARKER)
+    procs.stop(local.dir / "localstripe.pid", STRIPE_MARKER)
     (local.dir / "driver.ready").unlink(missing_ok=True)
 
 
@@ -490,6 +563,7 @@ def banner(local: Local, described: dict) -> None:
 Bookish is up ({local.name})
   API             {local.api_url}
   AWS endpoint    {local.endpoint}   (region {described['region']}, keys testing/testing)
+  Stripe API      {local.stripe_endpoint}   (localstripe; pay with pm_card_visa, decline with pm_card_chargeDeclined)
   User pool       {described['userPoolId']}
   Client id       {described['userPoolClientId']}
   Books table     {described['tables'].get('BooksTable', '?')}
@@ -518,13 +592,14 @@ def run_checked(argv: list[str], env: dict[str, str], what: str, ok=(0,)) -> int
 
 def cmd_dev(local: Local, args) -> None:
     try:
-        (watch, driver), described = bring_up(local, args)
+        (watch, driver, gateway), described = bring_up(local, args)
         banner(local, described)
         print("Ctrl-C stops moto, watch and the driver.", flush=True)
         moto_pid = procs.recorded(local.dir / "moto.pid", MOTO_MARKER)
-        while watch.poll() is None and driver.poll() is None and moto_pid and procs.alive(moto_pid):
+        running = {"watch": watch, "driver": driver, "apigw": gateway}
+        while all(p.poll() is None for p in running.values()) and moto_pid and procs.alive(moto_pid):
             time.sleep(1)
-        dead = "watch" if watch.poll() is not None else "driver" if driver.poll() is not None else "moto"
+        dead = next((name for name, p in running.items() if p.poll() is not None), "moto")
         raise Failure(f"{dead} died:\n{procs.tail(local.dir / f'{dead}.log')}")
     finally:
         log("stopping moto, watch and the driver")
@@ -554,6 +629,9 @@ def cmd_test(local: Local, args) -> None:
         rc = run_checked([str(VENV_BIN / "python"), "-m", "pytest", "tests/"], env, "pytest", ok=(0, 5))
         if rc == 5:
             log("WARNING: pytest collected no tests")
+        # Last: the fuzzer's admin writes odd (valid) books into the catalog.
+        run_checked([str(VENV_BIN / "python"), "infra/fuzz.py", "--stack", str(local.dir / "stack.json")], env,
+                    "schemathesis")
     finally:
         log("stopping moto, watch and the driver")
         stop_all(local)
@@ -583,6 +661,8 @@ def main() -> int:
                         help="JSON array of BookInput objects to POST as the admin")
     parser.add_argument("--dump-events", type=Path, metavar="DIR",
                         help="the driver also writes every queue/stream event it sends to DIR")
+    parser.add_argument("--no-reload", action="store_true",
+                        help="up/dev: serve one build; edits do not restart functions under running requests")
     parser.add_argument("--release", action="store_true",
                         help="watch serves release builds (slower to build, as deployed)")
     args = parser.parse_args()

@@ -380,8 +380,8 @@ def moto_key():
 class Shopper:
     """A signed-in Cognito user without groups: ID and access token, `sub`."""
 
-    def __init__(self, email: str, password: str, auth: dict):
-        self.email, self.password = email, password
+    def __init__(self, email: str, password: str, auth: dict, phone: str | None = None):
+        self.email, self.password, self.phone = email, password, phone
         self.id_token = auth["IdToken"]
         self.access_token = auth["AccessToken"]
         self.sub = jwt_parts(self.id_token)[1]["sub"]
@@ -400,18 +400,25 @@ class ShopperFactory:
         self.cognito, self.stack, self.api = cognito, stack, api
         self.made: list[Shopper] = []
 
-    def __call__(self) -> Shopper:
+    def __call__(self, phone: str | None = None) -> Shopper:
+        """A confirmed shopper with a verified email, and a verified `phone` if given (what
+        entering the codes Cognito sends does; only verified contacts get notices)."""
         email = f"shopper-{tag()}@test.bookish.local"
         self.cognito.sign_up(
             ClientId=self.stack["userPoolClientId"], Username=email, Password=self.PASSWORD,
             UserAttributes=[{"Name": "email", "Value": email}],
         )
         self.cognito.admin_confirm_sign_up(UserPoolId=self.stack["userPoolId"], Username=email)
+        verified = [{"Name": "email_verified", "Value": "true"}]
+        if phone:
+            verified += [{"Name": "phone_number", "Value": phone}, {"Name": "phone_number_verified", "Value": "true"}]
+        self.cognito.admin_update_user_attributes(UserPoolId=self.stack["userPoolId"], Username=email,
+                                                  UserAttributes=verified)
         auth = self.cognito.initiate_auth(
             ClientId=self.stack["userPoolClientId"], AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": email, "PASSWORD": self.PASSWORD},
         )["AuthenticationResult"]
-        shopper = Shopper(email, self.PASSWORD, auth)
+        shopper = Shopper(email, self.PASSWORD, auth, phone)
         self.made.append(shopper)
         return shopper
 

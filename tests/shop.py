@@ -14,12 +14,15 @@ That is a bound on eventual consistency, never an assertion on speed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -32,6 +35,8 @@ WAIT_SECONDS = float(os.environ.get("BOOKISH_WAIT_SECONDS", "90"))
 ORDERS = "/v1/orders"
 FINAL = {"CONFIRMED", "REJECTED", "CANCELLED"}
 SETTLED = {"CONFIRMED", "REJECTED"}
+# Payment states of an order that still holds the shopper's money (or has not asked yet).
+MONEY_HELD = {"PENDING", "AUTHORIZED", "CAPTURED"}
 
 
 def order_path(order_id: str) -> str:
@@ -78,11 +83,13 @@ def address(**overrides) -> dict:
     return body
 
 
-def checkout_body(token: str = "tok_visa", phone: str | None = None, **address_overrides) -> dict:
-    body: dict = {"shippingAddress": address(**address_overrides), "payment": {"token": token}}
-    if phone is not None:
-        body["phone"] = phone
-    return body
+APPROVED_CARD = "pm_card_visa"
+# Stripe declines it; localstripe does not know it (404), which the adapter reads as a decline too.
+DECLINED_CARD = "pm_card_chargeDeclined"
+
+
+def checkout_body(payment_method: str = APPROVED_CARD, **address_overrides) -> dict:
+    return {"shippingAddress": address(**address_overrides), "payment": {"paymentMethod": payment_method}}
 
 
 def unique_phone() -> str:
@@ -105,10 +112,15 @@ class Shop:
 
     # -- stock ------------------------------------------------------------------
     def set_stock(self, book_id: str, available: int) -> dict:
-        r = self.api.put(stock_path(book_id), json={"available": available}, token=self.admin_token)
+        """Sets the stock outright, conditional on the version just read (If-Match)."""
+        current = self.api.get(stock_path(book_id))
+        assert current.status_code == 200, f"GET stock {book_id}: {current.status_code} {current.text}"
+        r = self.api.put(stock_path(book_id), json={"available": available}, token=self.admin_token,
+                         headers={"If-Match": current.headers["ETag"]})
         assert r.status_code == 200, f"PUT stock {book_id}={available}: {r.status_code} {r.text}"
-        assert r.json() == {"bookId": book_id, "available": available}, r.text
-        return r.json()
+        body = r.json()
+        assert (body["bookId"], body["available"]) == (book_id, available), r.text
+        return body
 
     def stock(self, book_id: str) -> int:
         r = self.api.get(stock_path(book_id))
@@ -164,15 +176,21 @@ class Shop:
         return r.json()
 
     def wait_status(self, shopper, order_id: str, statuses=SETTLED, timeout: float = WAIT_SECONDS,
-                    api=None) -> dict:
-        """Polls GET /v1/orders/{id} until its status is one of `statuses`."""
+                    api=None, money_settled: bool = True) -> dict:
+        """Polls GET /v1/orders/{id} until its status is one of `statuses`.
+
+        money_settled: a REJECTED or CANCELLED order is written first and its hold
+        voided (or its capture refunded) right after, in a second write; wait for
+        that one too, so callers never see the moment in between."""
         statuses = {statuses} if isinstance(statuses, str) else set(statuses)
 
         def probe():
             order = self.get(shopper, order_id, api=api)
-            return order["status"] in statuses, order
+            owed = order["status"] in ("REJECTED", "CANCELLED") and order["paymentStatus"] in MONEY_HELD
+            return order["status"] in statuses and not (money_settled and owed), order
 
-        return wait_for(probe, f"order {order_id} to become {'/'.join(sorted(statuses))}", timeout)
+        what = f"order {order_id} to become {'/'.join(sorted(statuses))}"
+        return wait_for(probe, what + (" with its money settled" if money_settled else ""), timeout)
 
     def cancel(self, shopper, order_id: str, api=None) -> requests.Response:
         return (api or self.api).post(f"{order_path(order_id)}/cancel", token=shopper.id_token)
@@ -471,8 +489,9 @@ def queues(stack) -> Queues:
 
 
 class Tables:
-    """Read-only access to the physical DynamoDB tables of stack.json, used only
-    to read the outbox events an order wrote (the exact messages to redeliver)."""
+    """The physical DynamoDB tables of stack.json: read to find the outbox events an
+    order wrote (the exact messages to redeliver) and an order's stored item; written
+    only by the settler tests, to leave behind what a crashed checkout would."""
 
     def __init__(self, stack: dict):
         self.names: dict = stack.get("tables") or {}
@@ -492,6 +511,19 @@ class Tables:
             ConsistentRead=True,
         )
         return sorted(r["Items"], key=lambda i: i["sk"]["S"])
+
+    def order_item(self, customer_sub: str, order_id: str) -> dict:
+        """The order's stored item (raw DynamoDB JSON): pk, sk, order, customer, ..."""
+        r = self.ddb.get_item(TableName=self.name("OrdersTable"),
+                              Key={"pk": {"S": f"CUSTOMER#{customer_sub}"}, "sk": {"S": f"ORDER#{order_id}"}},
+                              ConsistentRead=True)
+        assert "Item" in r, f"order {order_id} of {customer_sub} is not in the orders table"
+        return r["Item"]
+
+    def put_order_item(self, item: dict) -> None:
+        """Writes an order item that must not exist yet (raw DynamoDB JSON)."""
+        self.ddb.put_item(TableName=self.name("OrdersTable"), Item=item,
+                          ConditionExpression="attribute_not_exists(pk)")
 
     def outbox_event(self, customer_sub: str, order_id: str, event_type: str) -> tuple[dict, dict]:
         """(raw item, parsed envelope) of the order's outbox event of this type."""
@@ -586,6 +618,137 @@ def consumers(api_url, stack, queues) -> Consumers:
     return Consumers(api_url, stack, queues)
 
 
+# --------------------------------------------------------------------------- Stripe (localstripe)
+
+class Stripe:
+    """The payment provider's side: localstripe (stack.json `stripeEndpoint`), read
+    and written with any test secret key as HTTP Basic user, as Stripe's API is.
+
+    localstripe keeps PaymentIntents (`metadata.order_id` names the order the
+    service asked the hold for; `status` requires_capture / succeeded /
+    canceled; `charges.data[].captured`) and Refunds. It does not honour
+    Idempotency-Key (every POST makes a new object), so counting the intents of
+    an order counts the holds the service asked for."""
+
+    AUTH = ("sk_test_bookish_tests", "")
+
+    def __init__(self, stack: dict):
+        self.stack = stack
+        endpoint = stack.get("stripeEndpoint")
+        if not endpoint:
+            pytest.fail("stack.json has no stripeEndpoint: the stack runs no localstripe", pytrace=False)
+        self.endpoint = endpoint.rstrip("/")
+
+    def request(self, method: str, path: str, **kw) -> requests.Response:
+        return requests.request(method, self.endpoint + path, auth=self.AUTH, timeout=30, **kw)
+
+    def _ok(self, r: requests.Response, what: str) -> dict:
+        assert r.status_code == 200, f"localstripe {what}: {r.status_code} {r.text[:500]}"
+        return r.json()
+
+    # -- reading ---------------------------------------------------------------------
+    def intents(self) -> list[dict]:
+        """Every PaymentIntent localstripe holds (paged with starting_after)."""
+        items: list[dict] = []
+        params: dict = {"limit": 100}
+        for _ in range(10_000):
+            page = self._ok(self.request("GET", "/v1/payment_intents", params=params), "list payment intents")
+            items.extend(page["data"])
+            if not page.get("has_more") or not page["data"]:
+                return items
+            params["starting_after"] = page["data"][-1]["id"]
+        raise AssertionError("localstripe's payment intent paging does not terminate")
+
+    def intents_for(self, order_id: str) -> list[dict]:
+        """The PaymentIntents whose metadata names this order."""
+        return [i for i in self.intents() if (i.get("metadata") or {}).get("order_id") == order_id]
+
+    def intent(self, intent_id: str) -> dict:
+        return self._ok(self.request("GET", f"/v1/payment_intents/{intent_id}"), f"GET intent {intent_id}")
+
+    def refunds(self, intent_id: str) -> list[dict]:
+        """The refunds of the intent's charge (GET /v1/refunds?payment_intent=)."""
+        items: list[dict] = []
+        params: dict = {"payment_intent": intent_id, "limit": 100}
+        for _ in range(1000):
+            page = self._ok(self.request("GET", "/v1/refunds", params=params), f"list refunds of {intent_id}")
+            items.extend(page["data"])
+            if not page.get("has_more") or not page["data"]:
+                return items
+            params["starting_after"] = page["data"][-1]["id"]
+        raise AssertionError("localstripe's refund paging does not terminate")
+
+    @staticmethod
+    def charges(intent: dict) -> list[dict]:
+        return list(((intent.get("charges") or {}).get("data")) or [])
+
+    @classmethod
+    def captured(cls, intent: dict) -> bool:
+        """Whether any money was taken: the intent succeeded or one of its charges is captured."""
+        return intent.get("status") == "succeeded" or any(c.get("captured") for c in cls.charges(intent))
+
+    @staticmethod
+    def summary(intents: list[dict]) -> list[dict]:
+        """What a failure message needs to know about intents."""
+        return [{"id": i.get("id"), "status": i.get("status"), "amount": i.get("amount"),
+                 "currency": i.get("currency"), "metadata": i.get("metadata"),
+                 "captured": [c.get("captured") for c in Stripe.charges(i)]} for i in intents]
+
+    # -- writing (what a crashed service would have left behind) -----------------------
+    def hold(self, order_id: str, amount: int, currency: str, payment_method: str = "pm_card_visa") -> dict:
+        """A confirmed manual-capture PaymentIntent for the order (`requires_capture`),
+        exactly as the order service's authorize step asks for one."""
+        form = {"amount": str(amount), "currency": currency.lower(), "capture_method": "manual",
+                "confirm": "true", "payment_method": payment_method, "payment_method_types[]": "card",
+                "metadata[order_id]": order_id}
+        intent = self._ok(self.request("POST", "/v1/payment_intents", data=form), f"hold for {order_id}")
+        assert intent["status"] == "requires_capture", intent
+        return intent
+
+    # -- the process -------------------------------------------------------------------
+    def pid(self) -> int:
+        """localstripe's pid, from the pid file stack.py writes beside stack.json
+        (.local/<name>/localstripe.pid; the dev stack also copies its stack.json to
+        .local/stack.json). Checked to be localstripe on this stack's port."""
+        from urllib.parse import urlparse
+
+        base = _stack_file().parent
+        candidates = [base / "localstripe.pid", base / "dev" / "localstripe.pid"]
+        port = str(urlparse(self.endpoint).port)
+        for pidfile in candidates:
+            try:
+                pid = int(pidfile.read_text().strip())
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except (OSError, ValueError):
+                continue
+            if "localstripe" in cmdline and port in cmdline.split():
+                return pid
+        pytest.fail(f"no localstripe pid file for port {port} in {[str(c) for c in candidates]}", pytrace=False)
+
+    @contextlib.contextmanager
+    def stopped(self):
+        """localstripe frozen (SIGSTOP) for the block, resumed (SIGCONT) whatever happens.
+        The kernel still accepts connections meanwhile: callers see a provider that
+        takes requests and never answers."""
+        pid = self.pid()
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            yield pid
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
+
+def _stack_file() -> Path:
+    from support import REPO
+
+    return Path(os.environ.get("BOOKISH_STACK") or REPO / ".local" / "stack.json")
+
+
+@pytest.fixture(scope="session")
+def stripe(stack) -> Stripe:
+    return Stripe(stack)
+
+
 # --------------------------------------------------------------------------- many shoppers
 
 def in_parallel(fn: Callable, args: list, workers: int | None = None) -> list:
@@ -600,8 +763,8 @@ def assert_no_order_for(shop: Shop, shopper) -> None:
 
 
 __all__ = [
-    "ORDERS", "FINAL", "SETTLED", "Shop", "Outbox", "Queues", "Tables", "Consumers", "Timeout",
-    "wait_for", "address", "checkout_body", "unique_phone", "decimal", "about", "body_mentions", "email_text",
+    "ORDERS", "FINAL", "SETTLED", "MONEY_HELD", "Shop", "Outbox", "Queues", "Tables", "Consumers", "Stripe", "Timeout",
+    "wait_for", "address", "checkout_body", "APPROVED_CARD", "DECLINED_CARD", "unique_phone", "decimal", "about", "body_mentions", "email_text",
     "recipients",
     "order_path", "stock_path", "in_parallel", "assert_no_order_for", "assert_problem", "tag",
 ]

@@ -397,6 +397,103 @@ def test_clear_a_cart_that_never_existed(fresh):
     assert_empty(fresh.get(), never_existed=True)
 
 
+# --------------------------------------------------------------------------- removing the lines an order took
+#
+# DELETE /v1/cart with {"lines": [{"bookId", "quantity"}]} (what checkout sends) removes each
+# listed line only while it still holds exactly that quantity: a line changed or added in
+# another tab while the order was placed stays in the cart.
+
+def remove_ordered(cart: CartClient, ordered: dict[str, int], **kw):
+    body = {"lines": [{"bookId": book_id, "quantity": q} for book_id, q in ordered.items()]}
+    return cart.api.delete(CART, json=body, token=cart.token, **kw)
+
+
+def test_clear_only_the_ordered_lines(shopper, books):
+    a, b, c, d = (books[n]["id"] for n in ("a", "b", "c", "free"))
+    shopper.set(a, 2)
+    shopper.set(b, 1)
+    shopper.set(c, 4)
+    ordered = quantities(shopper.get())  # what checkout read and ordered
+    # Meanwhile, in another tab: one more copy of b, and a new book d.
+    shopper.set(b, 2)
+    shopper.set(d, 1)
+    r = remove_ordered(shopper, ordered)
+    assert r.status_code == 204 and r.content == b"", r.text
+    assert quantities(shopper.get()) == {b: 2, d: 1}
+    # Sent again (a retried checkout), it changes nothing more.
+    assert remove_ordered(shopper, ordered).status_code == 204
+    assert quantities(shopper.get()) == {b: 2, d: 1}
+
+
+def test_removing_every_line_empties_the_cart_as_a_plain_delete_does(shopper, books):
+    a, b = books["a"]["id"], books["b"]["id"]
+    shopper.set(a, 3)
+    shopper.set(b, 1)
+    assert remove_ordered(shopper, {a: 3, b: 1}).status_code == 204
+    assert_empty(shopper.get(), never_existed=True)
+
+
+def test_remove_ordered_lines_from_a_cart_that_never_existed(fresh, books):
+    assert remove_ordered(fresh, {books["a"]["id"]: 1}).status_code == 204
+    assert_empty(fresh.get(), never_existed=True)
+
+
+def test_remove_ordered_lines_ignores_lines_not_in_the_cart(shopper, books):
+    a = books["a"]["id"]
+    shopper.set(a, 1)
+    assert remove_ordered(shopper, {books["b"]["id"]: 1, f"nope-{tag()}": 1, "a.b": 2}).status_code == 204
+    assert quantities(shopper.get()) == {a: 1}
+    assert remove_ordered(shopper, {}).status_code == 204
+    assert quantities(shopper.get()) == {a: 1}
+
+
+BAD_REMOVALS = {
+    "no-lines": ({}, "lines"),
+    "lines-not-a-list": ({"lines": "all"}, "lines"),
+    "unknown-field": ({"lines": [], "all": True}, "all"),
+    "too-many": ({"lines": [{"bookId": f"book-{i}", "quantity": 1} for i in range(51)]}, "lines"),
+    "no-quantity": ({"lines": [{"bookId": "{a}"}]}, "lines.0.quantity"),
+    "zero": ({"lines": [{"bookId": "{a}", "quantity": 0}]}, "lines.0.quantity"),
+    "over-99": ({"lines": [{"bookId": "{b}", "quantity": 1}, {"bookId": "{a}", "quantity": 100}]}, "lines.1.quantity"),
+    "no-book": ({"lines": [{"quantity": 1}]}, "lines.0.bookId"),
+    "empty-book": ({"lines": [{"bookId": "", "quantity": 1}]}, "lines.0.bookId"),
+    "book-too-long": ({"lines": [{"bookId": "x" * 65, "quantity": 1}]}, "lines.0.bookId"),
+    "twice": ({"lines": [{"bookId": "{a}", "quantity": 1}, {"bookId": "{a}", "quantity": 2}]}, "lines.1.bookId"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_REMOVALS))
+def test_bad_removal_body_400_and_removes_nothing(shopper, books, name):
+    import json
+
+    a, b = books["a"]["id"], books["b"]["id"]
+    body, field = BAD_REMOVALS[name]
+    body = json.loads(json.dumps(body).replace("{a}", a).replace("{b}", b))
+    shopper.set(a, 1)
+    shopper.set(b, 1)
+    r = shopper.api.delete(CART, json=body, token=shopper.token)
+    assert_problem(r, 400, "validation-error", field=field)
+    assert quantities(shopper.get()) == {a: 1, b: 1}
+
+
+def test_removal_body_needs_json_content_type(shopper, books):
+    a = books["a"]["id"]
+    shopper.set(a, 1)
+    body = '{"lines": [{"bookId": "%s", "quantity": 1}]}' % a
+    r = shopper.api.delete(CART, data=body, token=shopper.token, headers={"Content-Type": "text/plain"})
+    assert_problem(r, 415, "unsupported-media-type")
+    assert quantities(shopper.get()) == {a: 1}
+
+
+def test_removal_touches_only_the_callers_cart(api, shopper, new_shopper, books):
+    a = books["a"]["id"]
+    other = CartClient(api, new_shopper())
+    other.set(a, 2)
+    shopper.set(a, 2)
+    assert remove_ordered(shopper, {a: 2}).status_code == 204
+    assert quantities(other.get()) == {a: 2}
+
+
 # --------------------------------------------------------------------------- unknown and deleted books
 
 @pytest.mark.parametrize("book_id", [
@@ -411,6 +508,10 @@ def test_unknown_book_404(shopper, books, book_id):
     before = shopper.get()
     r = shopper.put(book_id, 1)
     assert_problem(r, 404, "not-found")
+    if len(book_id) > 64 or "." in book_id:
+        # An id the catalog never issues is no book for DELETE either (a real one that is
+        # not in the cart is a 200).
+        assert_problem(shopper.api.delete(item(book_id), token=shopper.token), 404, "not-found")
     same_cart(shopper.get(), before)
 
 

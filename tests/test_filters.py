@@ -150,3 +150,37 @@ def test_empty_filter_rejected_alongside_another(api, name):
     other = {"q": {"author": "George Orwell"}, "author": {"q": "the"}, "genre": {"q": "the"}}[name]
     r = api.get("/v1/books", params=dict(other, **{name: ""}))
     assert_problem(r, 400, "validation-error", field=name)
+
+
+# --------------------------------------------------------------------------- forged cursors
+
+def _mint(scope: str, position: str) -> str:
+    """A cursor as the API makes them (see test_list.py): the digest is no secret."""
+    import base64
+    import hashlib
+
+    digest = hashlib.sha256(b"bookish-cursor-v1\0" + scope.encode() + b"\0" + position.encode()).digest()[:12]
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    return f"{b64(position.encode())}.{b64(digest)}"
+
+
+@pytest.mark.parametrize("name", ["author", "genre"])
+def test_forged_cursor_cannot_leave_the_title_prefix_of_a_filter(api, make_book, name):
+    t = tag()
+    value = f"Forger {t}"
+    make = (lambda title: make_book(author=value, title=title)) if name == "author" else (
+        lambda title: make_book(genres=[value], title=title))
+    outside = make(f"Aardvark {t}")
+    inside = [make(f"Mark {t} {n}") for n in (1, 2)]
+    params = {name: value, "q": f"mark {t}"}
+    assert [b["id"] for b in api.list_all(params)[0]] == [b["id"] for b in inside]
+
+    scope = f"books|{name}={fold(value)}|q=mark {t}"
+    # The real format, reproduced: the position of the first book is accepted...
+    real = _mint(scope, f"mark {t} 1#{inside[0]['id']}")
+    r = api.get("/v1/books", params=dict(params, cursor=real))
+    assert r.status_code == 200 and [b["id"] for b in r.json()["items"]] == [inside[1]["id"]]
+    # ...but a position before the prefix, which would list the aardvark, is not.
+    for position in (f"a#{outside['id']}", "", f"aardvark {t}#{outside['id']}"):
+        r = api.get("/v1/books", params=dict(params, cursor=_mint(scope, position)))
+        assert_problem(r, 400, "validation-error", field="cursor")

@@ -40,7 +40,8 @@ def test_correlation_id_defaults_to_request_id(kinds, kind):
     assert r.headers["x-correlation-id"] == r.headers["x-request-id"]
 
 
-@pytest.mark.parametrize("bad", ["has spaces in it", "angle<brackets>", 'quote"d', "x" * 1000])
+@pytest.mark.parametrize("bad", ["has spaces in it", "angle<brackets>", 'quote"d', "x" * 1000, "", "tab\there",
+                                 "caf\u00e9"])
 def test_insane_correlation_id_replaced_by_request_id(api, bad):
     r = api.get("/v1/books", params={"limit": 1}, headers={"x-correlation-id": bad})
     assert r.status_code == 200

@@ -245,3 +245,97 @@ def test_list_etag_cache_control_and_304(api, make_book):
     assert r2.status_code == 200
     assert len(r2.json()["items"]) == 2
     assert r2.headers["ETag"] != etag
+
+
+# --------------------------------------------------------------------------- forged cursors
+#
+# A cursor is <base64url(position)>.<base64url(digest)>, the digest being the first 12
+# bytes of SHA-256("bookish-cursor-v1\0" <scope> "\0" <position>) and the scope naming
+# the query ("books|all|q=<folded q>", "books|author=<folded author>|q=", ...). The
+# digest is not a secret: anyone can mint a cursor whose digest checks. Such a cursor
+# must still never page outside its own query, nor break the query (500).
+
+def _unb64(s: str) -> bytes:
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def cursor_position(c: str) -> str:
+    return _unb64(c.split(".")[0]).decode()
+
+
+def mint_cursor(scope: str, position: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(b"bookish-cursor-v1\0" + scope.encode() + b"\0" + position.encode()).digest()[:12]
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    return f"{b64(position.encode())}.{b64(digest)}"
+
+
+@pytest.fixture(scope="module")
+def prefixed(api, module_books) -> dict:
+    """Three books whose titles share a unique prefix, and a real cursor after the first."""
+    t = tag()
+    q = f"forge {t}"
+    ids = [module_books(title=f"Forge {t} {n}")["id"] for n in ("one", "two", "three")]
+    r = api.get("/v1/books", params={"q": q, "limit": 1})
+    assert r.status_code == 200
+    c = r.json()["nextCursor"]
+    assert c and cursor_position(c).startswith(q + " ")
+    return {"q": q, "ids": ids, "cursor": c, "scope": f"books|all|q={q}"}
+
+
+def test_a_reminted_cursor_is_the_same_cursor(api, prefixed):
+    """Control for the forgeries below: minting reproduces the real format."""
+    q, c = prefixed["q"], prefixed["cursor"]
+    assert mint_cursor(prefixed["scope"], cursor_position(c)) == c
+    r = api.get("/v1/books", params={"q": q, "limit": 5, "cursor": c})
+    assert r.status_code == 200
+    assert [b["title"].lower().startswith(q) for b in r.json()["items"]] == [True, True]
+
+
+FORGED_POSITIONS = {
+    "before-the-prefix": "a#{id}",
+    "far-before": "0#{id}",
+    "just-before": "{q_before}#{id}",
+    "after-the-prefix": "zzzz#{id}",
+    "other-prefix": "the#{id}",
+    "empty": "",
+    "no-id": "{q} one",
+    "empty-id": "{q} one#",
+    "odd-id": "{q} one#a.b",
+    "id-too-long": "{q} one#" + "x" * 65,
+    "too-long": "{q} " + "x" * 2000 + "#{id}",
+    "max-char": "{q}\U0010ffff#{id}",
+}
+
+
+@pytest.mark.parametrize("kind", list(FORGED_POSITIONS))
+def test_forged_cursor_with_a_valid_digest_never_leaves_the_title_prefix(api, prefixed, kind):
+    q = prefixed["q"]
+    position = FORGED_POSITIONS[kind].format(q=q, q_before=q[:-1] + chr(ord(q[-1]) - 1), id=prefixed["ids"][0])
+    forged = mint_cursor(prefixed["scope"], position)
+    r = api.get("/v1/books", params={"q": q, "limit": 100, "cursor": forged})
+    assert_problem(r, 400, "validation-error", field="cursor")
+
+
+@pytest.mark.parametrize("scope_params", [{}, {"author": "George Orwell"}, {"genre": "Classics"}],
+                         ids=["all", "author", "genre"])
+@pytest.mark.parametrize("position", ["", "x" * 2000 + "#abc", "no id here", "animal farm#a/b"],
+                         ids=["empty", "too-long", "no-id", "odd-id"])
+def test_forged_cursor_that_no_listing_could_have_made(api, seed, scope_params, position):
+    scope = {"author": "author=george orwell", "genre": "genre=classics"}
+    name = next(iter(scope_params), None)
+    forged = mint_cursor(f"books|{scope[name] if name else 'all'}|q=", position)
+    r = api.get("/v1/books", params=dict(scope_params, cursor=forged))
+    assert_problem(r, 400, "validation-error", field="cursor")
+
+
+def test_forged_cursor_inside_the_listing_pages_from_there(api, seed):
+    """A minted position that a listing could have made is just a place to start."""
+    r = api.get("/v1/books", params={"author": "George Orwell",
+                                     "cursor": mint_cursor("books|author=george orwell|q=", "1984#~")})
+    assert_problem(r, 400, "validation-error", field="cursor")  # "~" is no book id
+    r = api.get("/v1/books", params={"author": "George Orwell",
+                                     "cursor": mint_cursor("books|author=george orwell|q=", "1984#ffffffff")})
+    assert r.status_code == 200
+    assert [b["title"] for b in r.json()["items"]] == ["Animal Farm"]

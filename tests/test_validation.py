@@ -70,6 +70,9 @@ CASES = [
     ("title-empty", _set("title", ""), "title"),
     ("title-blank", _set("title", "   \t "), "title"),
     ("title-too-long", _set("title", "x" * 301), "title"),
+    # 300 characters, but each folds (NFD) into three 3-byte jamo: a 2700-byte search key,
+    # more than a DynamoDB sort key holds.
+    ("title-key-too-long", _set("title", "각" * 300), "title"),
     ("title-null", _set("title", None), "title"),
     ("title-number", _set("title", 1984), "title"),
     ("title-missing", _del("title"), "title"),
@@ -163,9 +166,8 @@ def test_post_duplicate_key(api, admin_token, probe):
     probe.nothing_stored(body)
 
 
-# Invalid UTF-8 goes through the Lambda invoke API as API Gateway delivers it
-# (base64 body): `cargo lambda watch` itself answers 500 to a non-UTF-8
-# application/json body over plain HTTP, before any function runs.
+# Invalid UTF-8 through the invoke API, as API Gateway delivers it (base64 body), and
+# (below) over plain HTTP through the local API, which does the same.
 
 @pytest.mark.parametrize("where", ["title", "author"])
 def test_post_invalid_utf8(invoke, admin_token, probe, where):
@@ -297,3 +299,74 @@ def test_post_unicode_content_roundtrips(api, admin_token, make_book):
     got = api.get(f"/v1/books/{r.json()['id']}").json()
     for k in ("title", "author", "genres", "description"):
         assert got[k] == body[k]
+
+
+# --------------------------------------------------------------------------- query and path limits
+#
+# infra/openapi.yaml bounds every query parameter and path id; past the bound the answer is
+# a 400 naming the parameter (never a 500 from the database, never a silent 200).
+
+LIMITS = {"q": 300, "author": 200, "genre": 50}
+
+
+@pytest.mark.parametrize("name", list(LIMITS))
+@pytest.mark.parametrize("char", ["x", "é", "각", "\U0001d400"], ids=["ascii", "accented", "hangul", "astral"])
+def test_filter_at_its_max_length_is_accepted(api, name, char):
+    r = api.get("/v1/books", params={name: char * LIMITS[name]})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"items": [], "nextCursor": None}
+
+
+@pytest.mark.parametrize("name", list(LIMITS))
+@pytest.mark.parametrize("extra", [1, 5000], ids=["one-more", "far-more"])
+def test_filter_over_its_max_length_400(api, name, extra):
+    r = api.get("/v1/books", params={name: "x" * (LIMITS[name] + extra)})
+    assert_problem(r, 400, "validation-error", field=name)
+
+
+def test_cursor_over_its_max_length_400(api):
+    r = api.get("/v1/books", params={"cursor": "A" * 2049})
+    assert_problem(r, 400, "validation-error", field="cursor")
+
+
+@pytest.mark.parametrize("ids", [
+    "y" * 65,
+    "abc," + "y" * 65,
+    "y" * 3000,
+    ",".join(["z" * 64] * 101),
+], ids=["one-too-long", "second-too-long", "far-too-long", "whole-list-too-long"])
+def test_lookup_with_an_over_long_id_400(api, ids):
+    r = api.get("/v1/books", params={"ids": ids})
+    assert_problem(r, 400, "validation-error", field="ids")
+
+
+def test_lookup_leaves_out_ids_no_book_could_have(api, make_book):
+    book = make_book()
+    r = api.get("/v1/books", params={"ids": f"a.b,{book['id']},{'z' * 64},é,a/b"})
+    assert r.status_code == 200, r.text
+    assert [b["id"] for b in r.json()["items"]] == [book["id"]]
+
+
+@pytest.mark.parametrize("book_id", ["x" * 65, "x" * 3000, "a.b", "%C3%A9", "a%20b"],
+                         ids=["65", "3000", "dot", "accent", "space"])
+def test_book_id_the_catalog_never_issues_is_404(api, admin_token, book_id):
+    path = f"/v1/books/{book_id}"
+    assert_problem(api.get(path), 404, "not-found")
+    assert_problem(api.put(path, json=book_input(), token=admin_token), 404, "not-found")
+    assert_problem(api.delete(path, token=admin_token), 404, "not-found")
+
+
+WRITE_ROUTES = [("POST", "/v1/books"), ("PUT", "/v1/books/{book}"), ("PUT", "/v1/cart/items/{book}"),
+                ("DELETE", "/v1/cart"), ("POST", "/v1/orders"), ("PUT", "/v1/inventory/{book}")]
+
+
+@pytest.mark.parametrize("method,route", WRITE_ROUTES, ids=[f"{m} {r}" for m, r in WRITE_ROUTES])
+def test_a_body_that_is_not_utf8_is_a_400_problem_on_every_write_route(api, admin_token, target, method, route):
+    """Over plain HTTP, as a browser or curl sends it: the function answers, in problem+json
+    with its request id, never the gateway with a bare 500."""
+    r = api.request(method, route.format(book=target["id"]), data=b"\xff\xfe{", token=admin_token,
+                    headers={"Content-Type": "application/json", "Idempotency-Key": f"utf8-{tag()}",
+                             "If-Match": "*"})
+    assert_problem(r, 400, "validation-error")
+    assert r.headers["x-request-id"]
+

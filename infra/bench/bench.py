@@ -370,7 +370,7 @@ def checkout(described: dict) -> dict:
         assert status == 200, (status, body)
     status, cart_view = api(described, "GET", "/v1/cart", token=token)
     assert status == 200, (status, cart_view)
-    order_body = {"payment": {"token": "tok_visa"}, "shippingAddress": {
+    order_body = {"payment": {"paymentMethod": "pm_card_visa"}, "shippingAddress": {
         "name": "Bench Shopper", "line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "US"}}
     status, order = api(described, "POST", "/v1/orders", order_body, token, {"Idempotency-Key": str(uuid.uuid4())})
     assert status == 201, (status, order)

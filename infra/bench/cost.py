@@ -45,9 +45,9 @@ ASSUMPTIONS = {
     "cart_lines": CART_LINES,  # replaced by the real order's line count when one is measured
     "cart_views": 1,  # GET /v1/cart once before checking out
     "order_polls": 1,  # GET /v1/orders/{id} once, after it is CONFIRMED
-    "outcome": "CONFIRMED",  # card approved (sandbox tok_visa), every line in stock
+    "outcome": "CONFIRMED",  # card approved (Stripe test card pm_card_visa), every line in stock
     "emails": 1,  # OrderConfirmed emailed: the ID token carries the shopper's email
-    "sms": 0,  # no phone number given at checkout
+    "sms": 0,  # the bench's shopper has no verified phone number
     # Lambda's SQS event source mapping (BatchSize 10 in template.yaml) receives up to
     # 10 messages per ReceiveMessage and deletes a batch's successes with one
     # DeleteMessageBatch. Under light traffic each batch holds one message: 1 receive and
@@ -67,7 +67,7 @@ NOT_COUNTED = [
     "empty SQS receives of the idle event-source pollers (a fixed monthly cost per queue, not per order)",
     "DynamoDB storage, PITR backups and stream reads (GetRecords by a Lambda trigger is free)",
     "TTL deletes (free), CloudWatch Logs ingestion, data transfer out, Cognito sign-ins",
-    "the payment processor's fees (the sandbox gateway makes no calls)",
+    "Stripe's fees (paid to Stripe per charge, not to AWS)",
 ]
 
 # --------------------------------------------------------------------------
@@ -123,9 +123,11 @@ READ_MULTIPLIER = {"strong": 1.0, "eventual": 0.5, "transactional": 2.0}
 # measurement against real DynamoDB (paritysuite/dynamodb-conformance PR #67, 2026) saw it
 # reported as 2 write units instead. Change to "write" to price it that way.
 CONDITION_CHECK_BILLED_AS = "read"
-# Only BooksTable has GSIs (byTitle, byAuthor, projection ALL), and checkout never writes
-# it: tests/infra/test_cost.py checks this against template.yaml.
-GSIS = {"CartsTable": 0, "OrdersTable": 0, "StockTable": 0, "SentTable": 0, "BooksTable": 2}
+# GSIs per table (projection ALL), checked against template.yaml by tests/infra/test_cost.py.
+# Checkout never writes BooksTable. OrdersTable's one index (`unsettled`) is sparse: an
+# order item is in it while it owes the saga a step, so a write that puts an order in, or
+# takes it out, is charged for it (Write.gsis); idempotency and outbox items never are.
+GSIS = {"CartsTable": 0, "OrdersTable": 1, "StockTable": 0, "SentTable": 0, "BooksTable": 2}
 
 SQS_CHUNK = 64 * 1024
 HTTP_API_CHUNK = 512 * 1024
@@ -237,6 +239,7 @@ class Write:
     category: str
     transactional: bool = False
     condition_failed: bool = False
+    gsis: int | None = None  # indexes this write touches; None: every index of the table
 
     @property
     def rru(self) -> float:
@@ -244,8 +247,8 @@ class Write:
 
     @property
     def wru(self) -> float:
-        return float(write_units(self.before, self.after, self.transactional, self.condition_failed,
-                                 GSIS.get(self.table, 0)))
+        gsis = GSIS.get(self.table, 0) if self.gsis is None else self.gsis
+        return float(write_units(self.before, self.after, self.transactional, self.condition_failed, gsis))
 
 
 @dataclass
@@ -404,12 +407,16 @@ def model_checkout(items: Items, assumptions: dict | None = None) -> Checkout:
              "pricing"),
         Read("BatchGetItem", "BooksTable", f"{lines} books (order prices)", book_sizes, "eventual",
              "catalog-read", "pricing"),
+        # The order is recorded before the card is touched (payment PENDING), then the
+        # authorization (a Stripe call: not an AWS cost) is recorded with OrderPlaced.
         Write("TransactWriteItems", "OrdersTable", "put idempotency record", None, item_size(items.idempotency),
+              "order-api", "order write", transactional=True, gsis=0),
+        Write("TransactWriteItems", "OrdersTable", "put order (PENDING, payment PENDING)", None, order_v1,
               "order-api", "order write", transactional=True),
-        Write("TransactWriteItems", "OrdersTable", "put order (PENDING)", None, order_v1, "order-api",
-              "order write", transactional=True),
+        Write("TransactWriteItems", "OrdersTable", "put order (PENDING, AUTHORIZED)", order_v1, order_v1,
+              "order-api", "order write", transactional=True),
         Write("TransactWriteItems", "OrdersTable", "put outbox OrderPlaced", None, item_size(placed_event),
-              "order-api", "outbox", transactional=True),
+              "order-api", "outbox", transactional=True, gsis=0),
         Write("DeleteItem", "CartsTable", "empty the cart", cart, None, "cart", "cart write"),
     ]
     steps.append(step)
@@ -453,8 +460,9 @@ def model_checkout(items: Items, assumptions: dict | None = None) -> Checkout:
                                _chunks(reserved_size, SQS_CHUNK), reserved_size))
     steps.append(step)
 
-    # 6. order-stock-events: reads the order, captures (sandbox: no call), and writes the
-    #    CONFIRMED order (Put guarded by version) with its OrderConfirmed outbox event.
+    # 6. order-stock-events: reads the order, captures (a Stripe call), and writes the
+    #    CONFIRMED order (Put guarded by version; it leaves the `unsettled` index) with its
+    #    OrderConfirmed outbox event.
     step = Step("confirm the order")
     consume(step, "OrderStockQueue", "order-stock-events", reserved_size)
     step.ops += [
@@ -463,7 +471,7 @@ def model_checkout(items: Items, assumptions: dict | None = None) -> Checkout:
         Write("TransactWriteItems", "OrdersTable", "put order (CONFIRMED)", order_v1, order_v2,
               "order-stock-events", "status updates", transactional=True),
         Write("TransactWriteItems", "OrdersTable", "put outbox OrderConfirmed", None, item_size(confirmed_event),
-              "order-stock-events", "outbox", transactional=True),
+              "order-stock-events", "outbox", transactional=True, gsis=0),
     ]
     steps.append(step)
 
@@ -607,7 +615,8 @@ def collect_items(endpoint: str, stack: dict, order_id: str, customer: str, cart
     sources["stock"] = "before the reservation: available plus the quantity reserved"
     reservation = get("StockTable", {"pk": {"S": f"RESERVATION#{order_id}"}})
 
-    channels = ["email"] + (["sms"] if "phone" in body else [])
+    # Texts go to an account's verified number only; the bench's shopper has none.
+    channels = ["email"]
     sent = [get("SentTable", {"pk": {"S": f"SENT#{order_id}#CONFIRMED#{c}"}}) for c in channels]
     claims = []
     for record in sent:
@@ -844,7 +853,7 @@ def markdown(result: dict) -> str:
     bullets = [
         f"{a['cart_lines']} books, one `PUT /v1/cart/items/{{bookId}}` each; {a['cart_views']} `GET /v1/cart`; "
         f"`POST /v1/orders`; {a['order_polls']} `GET /v1/orders/{{id}}`. Card approved, stock available, "
-        f"{a['emails']} email, {a['sms']} SMS (no phone number).",
+        f"{a['emails']} email, {a['sms']} SMS (no verified phone number).",
         "Who calls whom: cart prices through catalog-read (a direct Lambda invoke, billed as a request and "
         "its duration); order-api reads and empties the cart through the cart function and prices through "
         "catalog-read. A synchronous caller's billed duration includes the wait.",

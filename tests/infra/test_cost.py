@@ -209,3 +209,16 @@ def test_lambda_bills_duration_rounded_up_to_the_millisecond():
     per_million = result["dollars_per_million_orders"]
     assert per_million["Lambda requests"] == pytest.approx(0.20)
     assert per_million["Lambda duration (arm64)"] == pytest.approx(3 / 1000 * 0.0000133334 * 1e6)
+
+
+def test_order_writes_pay_for_the_unsettled_index_and_other_items_do_not():
+    checkout = cost.model_checkout(_items(2))
+    writes = [op for step in checkout.steps for op in step.ops
+              if isinstance(op, cost.Write) and op.table == "OrdersTable"]
+    indexed = {op.what for op in writes if op.gsis is None}
+    assert indexed == {"put order (PENDING, payment PENDING)", "put order (PENDING, AUTHORIZED)",
+                       "put order (CONFIRMED)"}
+    unindexed = [op for op in writes if op.gsis == 0]
+    assert {op.category for op in unindexed} == {"order write", "outbox"}
+    order = next(op for op in writes if op.what == "put order (CONFIRMED)")
+    assert order.wru == cost.write_units(order.before, order.after, transactional=True, gsis=1)

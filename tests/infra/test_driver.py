@@ -158,7 +158,10 @@ def drain(sqs, url: str) -> list[dict]:
 def test_mappings_come_from_the_template(stack):
     by_source = {m["source"]: m for m in stack.event_source_mappings}
     assert {m["binary"] for m in by_source.values()} == {
-        "inventory-events", "notification-events", "order-stock-events", "order-publisher"}
+        "inventory-events", "notification-events", "order-stock-events", "order-publisher", "order-settler"}
+    settler = by_source["OrderSettlerFunctionEvery5Minutes"]
+    assert (settler["kind"], settler["binary"], settler["expression"], settler["intervalSeconds"]) == (
+        "schedule", "order-settler", "rate(5 minutes)", 300)
     for queue, binary in [("InventoryQueue", "inventory-events"), ("OrderStockQueue", "order-stock-events"),
                           ("NotificationQueue", "notification-events")]:
         m = by_source[queue]
@@ -189,11 +192,12 @@ def test_queues_tables_and_sender(stack, aws):
     env = stack.function_env
     assert env["INVENTORY_QUEUE_URL"] == stack.queues["InventoryQueue"]["url"]
     assert env["ORDER_STOCK_QUEUE_URL"].startswith(stack.endpoint)
-    assert env["SENDER_EMAIL"] == "orders@bookish.example"
+    # SenderEmail has no default (a deployer must choose it); locally provision.LOCAL_PARAMETERS does.
+    assert env["SENDER_EMAIL"] == provision.LOCAL_PARAMETERS["SenderEmail"] == "orders@bookish.local"
     assert "{orderId}" in env["SUBJECT_CONFIRMED"]
     assert (env["CART_FUNCTION"], env["CATALOG_FUNCTION"]) == ("cart", "catalog-read")
     identities = [i["IdentityName"] for i in ses.list_email_identities()["EmailIdentities"]]
-    assert "orders@bookish.example" in identities
+    assert "orders@bookish.local" in identities
 
 
 # --------------------------------------------------------------------------- filters and responses

@@ -6,7 +6,7 @@ use bookish_shared::catalog_client::{Catalog, CatalogBook};
 use bookish_shared::money::{Currency, Money};
 use time::OffsetDateTime;
 
-use crate::cart::{is_plausible_book_id, CartLineView, CartView, Quantity, StoredCart};
+use crate::cart::{is_plausible_book_id, CartLineView, CartView, ExpectedLine, Quantity, StoredCart};
 use crate::store::CartStore;
 use crate::CartError;
 
@@ -70,6 +70,10 @@ pub async fn remove(
     book_id: &str,
     now: OffsetDateTime,
 ) -> Result<CartView, CartError> {
+    if !is_plausible_book_id(book_id) {
+        // Not an id the catalog could ever issue: no such book, as PUT says too.
+        return Err(CartError::UnknownBook(book_id.chars().take(64).collect()));
+    }
     let cart = store.remove_line(caller.owner, book_id, now).await?;
     let books = prices(catalog, cart.as_ref(), &[], caller).await?;
     Ok(priced(cart, &books))
@@ -77,6 +81,17 @@ pub async fn remove(
 
 pub async fn clear(store: &dyn CartStore, caller: &Caller<'_>) -> Result<(), CartError> {
     Ok(store.clear(caller.owner).await?)
+}
+
+/// Removes the lines an order took, each only if it still holds the quantity ordered:
+/// a line added or changed (in another tab) while the order was placed stays.
+pub async fn remove_ordered(
+    store: &dyn CartStore,
+    caller: &Caller<'_>,
+    lines: &[ExpectedLine],
+    now: OffsetDateTime,
+) -> Result<(), CartError> {
+    Ok(store.remove_lines(caller.owner, lines, now).await?)
 }
 
 async fn prices(

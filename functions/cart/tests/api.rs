@@ -159,3 +159,112 @@ async fn requires_a_signed_in_shopper() {
     let response = Shop::new().send(event("get-cart-unauthenticated.json")).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
+
+fn clear_lines(body: &str) -> Request {
+    let mut req = event("clear-ordered-lines.json");
+    *req.body_mut() = Body::Text(body.to_owned());
+    req
+}
+
+fn quantities(cart: &Value) -> Vec<(String, u64)> {
+    cart["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| (line["bookId"].as_str().unwrap().to_owned(), line["quantity"].as_u64().unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn checkout_removes_only_the_lines_it_ordered() {
+    let shop = Shop::new();
+    shop.catalog.books.lock().unwrap().push(book("dune", "Dune", 1100, "USD"));
+    shop.send(event("set-quantity.json")).await; // 1984 x2
+    shop.send(put("gatsby", json!({"quantity": 1}))).await;
+    // Checkout read {1984: 2, gatsby: 1} and ordered it (the sample event's body). Meanwhile,
+    // in another tab: one more Gatsby, and Dune.
+    shop.send(put("gatsby", json!({"quantity": 3}))).await;
+    shop.send(put("dune", json!({"quantity": 1}))).await;
+    let response = shop.send(event("clear-ordered-lines.json")).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(response.body().is_empty());
+    let cart = json_of(&shop.send(event("get-cart.json")).await);
+    assert_eq!(quantities(&cart), [("gatsby".to_owned(), 3), ("dune".to_owned(), 1)]);
+    // A retried checkout sends it again: nothing more goes.
+    assert_eq!(shop.send(event("clear-ordered-lines.json")).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(quantities(&json_of(&shop.send(event("get-cart.json")).await)).len(), 2);
+}
+
+#[tokio::test]
+async fn removing_every_ordered_line_empties_the_cart_like_a_plain_delete() {
+    let shop = Shop::new();
+    shop.send(event("set-quantity.json")).await;
+    shop.send(put("gatsby", json!({"quantity": 1}))).await;
+    assert_eq!(shop.send(event("clear-ordered-lines.json")).await.status(), StatusCode::NO_CONTENT);
+    let cart = json_of(&shop.send(event("get-cart.json")).await);
+    assert_eq!(cart["items"], json!([]));
+    assert_eq!(cart["updatedAt"], Value::Null);
+    assert!(shop.store.get("9b1d3c2e-shopper").await.unwrap().is_none());
+    // On a cart that does not exist, and with nothing listed, it is a 204 all the same.
+    assert_eq!(shop.send(event("clear-ordered-lines.json")).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(shop.send(clear_lines(r#"{"lines": []}"#)).await.status(), StatusCode::NO_CONTENT);
+    // Whitespace is no body: the whole cart goes.
+    shop.send(put("gatsby", json!({"quantity": 4}))).await;
+    assert_eq!(shop.send(clear_lines(" \n")).await.status(), StatusCode::NO_CONTENT);
+    assert!(shop.store.get("9b1d3c2e-shopper").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn refuses_bad_removal_bodies_and_removes_nothing() {
+    let shop = Shop::new();
+    shop.send(event("set-quantity.json")).await;
+    shop.send(put("gatsby", json!({"quantity": 1}))).await;
+    let line = |id: &str, quantity: i64| json!({"bookId": id, "quantity": quantity});
+    let fifty_one: Vec<Value> = (0..51).map(|i| line(&format!("book-{i}"), 1)).collect();
+    for (body, field) in [
+        (json!({}), "lines"),
+        (json!({"lines": "all"}), "lines"),
+        (json!({"lines": null}), "lines"),
+        (json!({"lines": [], "all": true}), "all"),
+        (json!({"lines": fifty_one}), "lines"),
+        (json!({"lines": [{"bookId": SAMPLE_BOOK}]}), "lines.0.quantity"),
+        (json!({"lines": [line(SAMPLE_BOOK, 0)]}), "lines.0.quantity"),
+        (json!({"lines": [line("gatsby", 1), line(SAMPLE_BOOK, 100)]}), "lines.1.quantity"),
+        (json!({"lines": [{"bookId": SAMPLE_BOOK, "quantity": "2"}]}), "lines.0.quantity"),
+        (json!({"lines": [{"quantity": 1}]}), "lines.0.bookId"),
+        (json!({"lines": [line("", 1)]}), "lines.0.bookId"),
+        (json!({"lines": [line(&"x".repeat(65), 1)]}), "lines.0.bookId"),
+        (json!({"lines": [line(SAMPLE_BOOK, 2), line(SAMPLE_BOOK, 1)]}), "lines.1.bookId"),
+        (json!({"lines": [{"bookId": SAMPLE_BOOK, "quantity": 2, "price": 1}]}), "lines.0.price"),
+    ] {
+        let response = shop.send(clear_lines(&body.to_string())).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(json_of(&response)["field"], field, "{body}");
+    }
+    for raw in ["[]", "null", "{", "lines"] {
+        assert_eq!(shop.send(clear_lines(raw)).await.status(), StatusCode::BAD_REQUEST, "{raw}");
+    }
+    let mut form = clear_lines(&json!({"lines": [line(SAMPLE_BOOK, 2)]}).to_string());
+    form.headers_mut().insert("content-type", "text/plain".parse().unwrap());
+    assert_eq!(shop.send(form).await.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let cart = json_of(&shop.send(event("get-cart.json")).await);
+    assert_eq!(quantities(&cart), [(SAMPLE_BOOK.to_owned(), 2), ("gatsby".to_owned(), 1)]);
+    // Ids the catalog never issues are in no cart: listing one removes nothing, and is no error.
+    let odd = json!({"lines": [line("a.b", 2), line("é", 1)]}).to_string();
+    assert_eq!(shop.send(clear_lines(&odd)).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(quantities(&json_of(&shop.send(event("get-cart.json")).await)).len(), 2);
+}
+
+#[tokio::test]
+async fn book_ids_no_book_could_have_never_reach_the_store() {
+    let shop = Shop::new();
+    let long_ago = time::OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+    let two = cart::cart::Quantity::parse(2).unwrap();
+    let before = shop.store.set_line("9b1d3c2e-shopper", SAMPLE_BOOK, two, long_ago).await.unwrap();
+    for id in ["x".repeat(65), "x".repeat(5000), "a.b".into(), "é".into()] {
+        assert_eq!(shop.send(put(&id, json!({"quantity": 1}))).await.status(), StatusCode::NOT_FOUND, "{id}");
+        assert_eq!(shop.send(remove(&id)).await.status(), StatusCode::NOT_FOUND, "{id}");
+    }
+    // Not even touched: the cart's updatedAt is where it was.
+    assert_eq!(shop.store.get("9b1d3c2e-shopper").await.unwrap().unwrap(), before);
+}

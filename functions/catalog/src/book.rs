@@ -12,6 +12,21 @@ pub const MAX_GENRE_CHARS: usize = 50;
 pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
 /// One million dollars, in cents: anything above is a typo, not a book price.
 pub const MAX_PRICE_MINOR_UNITS: i64 = 100_000_000;
+/// The longest id a book can have. The catalog issues 32 lowercase hex digits (a v4 UUID);
+/// anything longer, or with other characters than `is_plausible_id` allows, names no book.
+pub const MAX_ID_CHARS: usize = 64;
+/// The most bytes a folded title may take. It heads every listing's sort key
+/// (`<folded title>#<id>`, see `Book::position`), and DynamoDB keeps sort keys to 1024
+/// bytes: 960 leaves room for the `#` and an id of up to 63 bytes. Folding can grow text
+/// (a Hangul syllable decomposes into three 3-byte jamo), so a title within
+/// `MAX_TITLE_CHARS` may still not fit.
+pub const MAX_TITLE_KEY_BYTES: usize = 960;
+
+/// Whether `id` could be a book's: 1 to 64 ASCII letters, digits, `-` or `_`. Anything
+/// else is not found without asking the store (and never becomes an over-long key).
+pub fn is_plausible_id(id: &str) -> bool {
+    (1..=MAX_ID_CHARS).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
 
 /// A book as the API shows it and the store keeps it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,6 +142,14 @@ impl BookInput {
     pub fn parse(self, current_year: i32) -> Result<BookDraft, Problem> {
         let isbn = Isbn13::parse(&self.isbn).map_err(|e| Problem::invalid("isbn", e))?;
         let title = required("title", &self.title, MAX_TITLE_CHARS)?;
+        if fold(&title).len() > MAX_TITLE_KEY_BYTES {
+            return Err(Problem::invalid(
+                "title",
+                format!(
+                    "The title is too long to sort by: its search form takes more than {MAX_TITLE_KEY_BYTES} bytes. Shorten it."
+                ),
+            ));
+        }
         let author = required("author", &self.author, MAX_AUTHOR_CHARS)?;
         if self.genres.is_empty() || self.genres.len() > MAX_GENRES {
             return Err(Problem::invalid("genres", format!("Give between 1 and {MAX_GENRES} genres.")));
@@ -233,6 +256,8 @@ mod tests {
     fn names_the_invalid_field() {
         assert_eq!(field_of(|b| b.isbn = "123".into()).as_deref(), Some("isbn"));
         assert_eq!(field_of(|b| b.title = "   ".into()).as_deref(), Some("title"));
+        // 300 characters, but each folds into three 3-byte jamo: 2700 bytes of sort key.
+        assert_eq!(field_of(|b| b.title = "각".repeat(300)).as_deref(), Some("title"));
         assert_eq!(field_of(|b| b.author = "a".repeat(201)).as_deref(), Some("author"));
         assert_eq!(field_of(|b| b.genres.clear()).as_deref(), Some("genres"));
         assert_eq!(field_of(|b| b.genres = vec!["x".into(); 11]).as_deref(), Some("genres"));
@@ -244,6 +269,25 @@ mod tests {
         assert_eq!(field_of(|b| b.price.amount = -1).as_deref(), Some("price.amount"));
         assert_eq!(field_of(|b| b.price.amount = MAX_PRICE_MINOR_UNITS + 1).as_deref(), Some("price.amount"));
         assert_eq!(field_of(|b| b.price.currency = "usd".into()).as_deref(), Some("price.currency"));
+    }
+
+    #[test]
+    fn the_longest_titles_that_fit_are_accepted() {
+        for title in ["x".repeat(MAX_TITLE_CHARS), "百".repeat(MAX_TITLE_CHARS), "각".repeat(106)] {
+            let mut input = input();
+            input.title = title.clone();
+            assert!(input.parse(2026).is_ok(), "{title}");
+        }
+    }
+
+    #[test]
+    fn plausible_ids_are_short_and_plain() {
+        for id in ["0123456789abcdef0123456789abcdef", "b-1", "A_z", &"x".repeat(64)] {
+            assert!(is_plausible_id(id), "{id}");
+        }
+        for id in ["", "a.b", "a/b", "a b", "a#b", "é", &"x".repeat(65)] {
+            assert!(!is_plausible_id(id), "{id}");
+        }
     }
 
     #[test]

@@ -4,10 +4,11 @@
 mod support;
 
 use bookish_shared::auth::Authenticator;
+use bookish_shared::cursor;
 use bookish_shared::http::serve;
 use catalog::book::Book;
 use catalog::routes::{admin, read};
-use catalog::store::{BookStore, MemoryBookStore};
+use catalog::store::{BookFilter, BookStore, MemoryBookStore, Scope};
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
@@ -243,4 +244,182 @@ async fn replace_honours_if_match_and_delete_removes() {
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     assert_eq!(admin(&store, event("delete-book-as-admin.json")).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(read(&store, event("get-book.json")).await.status(), StatusCode::NOT_FOUND);
+}
+
+fn query(pairs: &[(&str, &str)]) -> Request {
+    let params: std::collections::HashMap<String, String> =
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    event("list-books.json").with_query_string_parameters(params)
+}
+
+fn with_id(name: &str, id: &str) -> Request {
+    let params = std::collections::HashMap::from([("id".to_owned(), id.to_owned())]);
+    event(name).with_path_parameters(params)
+}
+
+fn titles(response: &Response<Body>) -> Vec<String> {
+    json_of(response)["items"].as_array().unwrap().iter().map(|b| b["title"].as_str().unwrap().to_owned()).collect()
+}
+
+fn assert_invalid(response: &Response<Body>, field: &str, what: &str) {
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{what}: {:?}", response.body());
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json", "{what}");
+    assert_eq!(json_of(response)["field"], field, "{what}");
+}
+
+/// Books around the title prefix "forge": two before it, three in it, one after.
+async fn store_with_forge_books() -> (MemoryBookStore, Vec<Book>) {
+    let store = MemoryBookStore::default();
+    let mut inside = Vec::new();
+    for title in ["Aardvark", "Forest", "Forge One", "Forge Three", "Forge Two", "Zebra"] {
+        let book = support::book(title, "Ada Smith", &["Tests"]);
+        store.insert(&book).await.unwrap();
+        if title.starts_with("Forge") {
+            inside.push(book);
+        }
+    }
+    (store, inside)
+}
+
+#[tokio::test]
+async fn a_forged_cursor_with_a_valid_digest_cannot_leave_the_title_prefix() {
+    let (store, inside) = store_with_forge_books().await;
+    let scope_of = |scope: Scope| BookFilter { scope, title_prefix: Some("forge".into()) }.cursor_scope();
+    for (filter, scope) in [
+        (vec![], scope_of(Scope::All)),
+        (vec![("author", "ada smith")], scope_of(Scope::Author("ada smith".into()))),
+        (vec![("genre", "Tests")], scope_of(Scope::Genre("tests".into()))),
+    ] {
+        let params = |extra: &[(&'static str, &str)]| -> Vec<(&str, String)> {
+            let mut all: Vec<(&str, String)> = filter.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+            all.push(("q", "Forge".into()));
+            all.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+            all
+        };
+        let send = |pairs: Vec<(&str, String)>| {
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            query(&pairs)
+        };
+        let first = read(&store, send(params(&[("limit", "1")]))).await;
+        let real = json_of(&first)["nextCursor"].as_str().unwrap().to_owned();
+        // The digest is no secret: re-minting the real position gives the real cursor...
+        let position = cursor::decode(&scope, &real).unwrap();
+        assert_eq!(position, inside[0].position());
+        assert_eq!(cursor::encode(&scope, &position), real);
+        let page = read(&store, send(params(&[("cursor", &real)]))).await;
+        assert_eq!(titles(&page), ["Forge Three", "Forge Two"]);
+
+        // ...and any other position must be one this query could have made.
+        let id = &inside[0].id;
+        for forged in [
+            format!("a#{id}"),
+            format!("aardvark#{id}"),
+            format!("fore#{id}"),
+            format!("forest#{id}"),
+            format!("zzz#{id}"),
+            format!("#{id}"),
+            String::new(),
+            "forge one".into(),
+            "forge one#".into(),
+            "forge one#a.b".into(),
+            format!("forge one#{}", "x".repeat(65)),
+            format!("forge {}#{id}", "x".repeat(2000)),
+            format!("forge\u{10FFFF}#{id}"),
+            format!("forge#one#{id}"),
+        ] {
+            let response = read(&store, send(params(&[("cursor", &cursor::encode(&scope, &forged))]))).await;
+            assert_invalid(&response, "cursor", &format!("{filter:?} {forged:?}"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_forged_cursor_without_a_title_prefix_must_still_be_a_position() {
+    let (store, _) = store_with_forge_books().await;
+    let scope = BookFilter { scope: Scope::All, title_prefix: None }.cursor_scope();
+    let ok = cursor::encode(&scope, "forge two#ffffffff");
+    assert_eq!(titles(&read(&store, query(&[("cursor", &ok)])).await), ["Zebra"]);
+    for forged in [String::new(), "no id".into(), format!("{}#abc", "x".repeat(2000)), "forge#a b".into()] {
+        let response = read(&store, query(&[("cursor", &cursor::encode(&scope, &forged))])).await;
+        assert_invalid(&response, "cursor", &forged);
+    }
+}
+
+#[tokio::test]
+async fn a_cursor_from_another_query_is_refused() {
+    let (store, _) = store_with_forge_books().await;
+    let first = read(&store, query(&[("q", "forge"), ("limit", "1")])).await;
+    let real = json_of(&first)["nextCursor"].as_str().unwrap().to_owned();
+    assert_eq!(read(&store, query(&[("q", "FORGE"), ("cursor", &real)])).await.status(), StatusCode::OK);
+    for other in [
+        vec![("q", "fore"), ("cursor", real.as_str())],
+        vec![("cursor", real.as_str())],
+        vec![("q", "forge"), ("author", "ada smith"), ("cursor", real.as_str())],
+        vec![("q", "forge"), ("genre", "tests"), ("cursor", real.as_str())],
+        vec![("q", "forge"), ("cursor", &real[..real.len() - 1])],
+        vec![("q", "forge"), ("cursor", "garbage")],
+    ] {
+        assert_invalid(&read(&store, query(&other)).await, "cursor", &format!("{other:?}"));
+    }
+}
+
+#[tokio::test]
+async fn filters_are_bounded_as_the_spec_says() {
+    let store = MemoryBookStore::default();
+    for (name, max) in [("q", 300), ("author", 200), ("genre", 50)] {
+        for c in ["x", "é", "각", "\u{1D400}"] {
+            let at_limit = c.repeat(max);
+            let response = read(&store, query(&[(name, &at_limit)])).await;
+            assert_eq!(response.status(), StatusCode::OK, "{name} of {max} {c:?}");
+            assert_eq!(json_of(&response)["items"], json!([]));
+            assert_invalid(&read(&store, query(&[(name, &c.repeat(max + 1))])).await, name, name);
+        }
+        assert_invalid(&read(&store, query(&[(name, &"x".repeat(100_000))])).await, name, name);
+    }
+    assert_invalid(&read(&store, query(&[("cursor", &"A".repeat(2049))])).await, "cursor", "cursor");
+}
+
+#[tokio::test]
+async fn lookups_refuse_over_long_ids_and_leave_out_impossible_ones() {
+    let store = store_with_sample_book().await;
+    for ids in [
+        "y".repeat(65),
+        format!("{SAMPLE_ID},{}", "y".repeat(65)),
+        "y".repeat(5000),
+        vec!["z".repeat(64); 101].join(","),
+    ] {
+        assert_invalid(&read(&store, query(&[("ids", &ids)])).await, "ids", &ids[..20]);
+    }
+    let mixed = format!("a.b,{SAMPLE_ID},{},é,a/b", "z".repeat(64));
+    let response = read(&store, query(&[("ids", &mixed)])).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(titles(&response), ["1984"]);
+    let none = read(&store, query(&[("ids", "a.b,é")])).await;
+    assert_eq!(json_of(&none), json!({"items": [], "nextCursor": null}));
+}
+
+#[tokio::test]
+async fn ids_the_catalog_never_issues_are_not_found() {
+    let store = store_with_sample_book().await;
+    for id in ["x".repeat(65), "x".repeat(5000), "a.b".into(), "é".into(), "a b".into(), "a#b".into()] {
+        let get = read(&store, with_id("get-book.json", &id)).await;
+        assert_eq!(get.status(), StatusCode::NOT_FOUND, "GET {id}");
+        assert_eq!(json_of(&get)["type"], "urn:bookish:problem:not-found");
+        assert!(json_of(&get)["detail"].as_str().unwrap().len() < 200);
+        let put = admin(&store, with_id("replace-book-as-admin.json", &id)).await;
+        assert_eq!(put.status(), StatusCode::NOT_FOUND, "PUT {id}");
+        let delete = admin(&store, with_id("delete-book-as-admin.json", &id)).await;
+        assert_eq!(delete.status(), StatusCode::NOT_FOUND, "DELETE {id}");
+    }
+    assert_eq!(read(&store, event("get-book.json")).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_title_too_long_to_sort_by_is_refused() {
+    let store = MemoryBookStore::default();
+    let mut body = sample_input();
+    body["title"] = json!("각".repeat(300));
+    let response = admin(&store, with_body(event("create-book-as-admin.json"), body)).await;
+    assert_invalid(&response, "title", "hangul title");
+    assert_eq!(json_of(&read(&store, event("list-books.json")).await)["items"], json!([]));
 }

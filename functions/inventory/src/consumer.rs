@@ -13,6 +13,9 @@ use crate::InventoryError;
 
 pub const ORDER_PLACED: &str = "OrderPlaced";
 pub const ORDER_CANCELLED: &str = "OrderCancelled";
+/// Rejected after it was placed (payment failed at capture, or not settled in time): its
+/// stock is released exactly as a cancelled order's.
+pub const ORDER_REJECTED: &str = "OrderRejected";
 
 /// What the consumer works with, built once per cold start.
 pub struct Deps<'a> {
@@ -33,7 +36,7 @@ async fn dispatch(
     now: OffsetDateTime,
 ) -> Result<(), InventoryError> {
     let kind = envelope.kind.as_str();
-    if kind != ORDER_PLACED && kind != ORDER_CANCELLED {
+    if ![ORDER_PLACED, ORDER_CANCELLED, ORDER_REJECTED].contains(&kind) {
         // Not ours to act on; failing it would only send it round to the DLQ.
         tracing::info!("ignoring an event the inventory does not handle");
         return Ok(());
@@ -49,6 +52,8 @@ async fn dispatch(
         };
         let placed = service::place(deps.store, &announcer, &request, now).await?;
         tracing::info!(order_id = request.order_id.as_str(), outcome = ?placed, "order placed");
+    } else if kind == ORDER_REJECTED && event.order.was_never_placed() {
+        tracing::info!("declined at checkout: never placed, nothing to release");
     } else {
         let order_id = event.order_id()?;
         let cancelled = service::cancel(deps.store, &order_id, &event.customer_id, now).await?;

@@ -2,7 +2,10 @@
 //! reserved for which order. Stock never goes negative.
 //!
 //! - Serves `GET /v1/inventory/{bookId}` (anyone) and `PUT /v1/inventory/{bookId}`
-//!   (admins set the count) from `inventory-api`.
+//!   (admins set the count on the version they read, `If-Match`, or adjust it by a number
+//!   of copies) from `inventory-api`. Every change to a book's stock bumps its version,
+//!   reservations and releases included, so a count decided on a stale reading is refused
+//!   (412) rather than making or losing the copies reserved meanwhile.
 //! - Consumes OrderPlaced and OrderCancelled from InventoryQueue in `inventory-events`:
 //!   an order's lines are reserved all or none in one transaction, and given back once
 //!   when it is cancelled. Each decision is recorded under the order id, so a message

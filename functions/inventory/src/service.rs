@@ -4,9 +4,9 @@
 //! A reservation's life is a small state machine, recorded under the order id:
 //!
 //! ```text
-//! (none) --OrderPlaced, stock enough--> RESERVED --OrderCancelled--> RELEASED
+//! (none) --OrderPlaced, stock enough--> RESERVED --OrderCancelled/OrderRejected--> RELEASED
 //! (none) --OrderPlaced, stock short---> REJECTED
-//! (none) --OrderCancelled-------------> CANCELLED (tombstone: a late OrderPlaced takes nothing)
+//! (none) --OrderCancelled/Rejected----> CANCELLED (tombstone: a late OrderPlaced takes nothing)
 //! ```
 //!
 //! Every other event leaves it as it is, so a redelivered message changes nothing. Each
@@ -23,9 +23,9 @@ use bookish_shared::sqs::{self, Publisher};
 use time::OffsetDateTime;
 
 use crate::stock::{
-    Available, BookId, OrderId, Reservation, ReservationRequest, ReservationStatus, Shortage, StockView,
+    BookId, OrderId, Precondition, Reservation, ReservationRequest, ReservationStatus, Shortage, StockChange, StockView,
 };
-use crate::store::{Recorded, Release, Reserve, StockStore};
+use crate::store::{Recorded, Release, Reserve, StockStore, StockWrite};
 use crate::InventoryError;
 
 /// How often one delivery looks again after losing a race, before leaving the message to
@@ -34,19 +34,40 @@ const ATTEMPTS: usize = 3;
 
 pub async fn stock(store: &dyn StockStore, book_id: &str) -> Result<StockView, InventoryError> {
     let book_id = known_book(book_id)?;
-    let available = store.available(std::slice::from_ref(&book_id)).await?.first().copied().unwrap_or_default();
-    Ok(StockView { book_id, available })
+    let stock = store.stock(&book_id).await?;
+    Ok(StockView::new(book_id, stock))
 }
 
-pub async fn set_stock(
+/// An admin's change to a book's stock. Setting the count outright needs the version the
+/// admin read (`If-Match`), so no reservation or other change made since is overwritten;
+/// an adjustment is applied to whatever the count is now, and honours a precondition only
+/// when one is given.
+pub async fn change_stock(
     store: &dyn StockStore,
     book_id: &str,
-    available: Available,
+    change: StockChange,
+    precondition: Option<Precondition>,
     now: OffsetDateTime,
 ) -> Result<StockView, InventoryError> {
     let book_id = known_book(book_id)?;
-    store.set_available(&book_id, available, now).await?;
-    Ok(StockView { book_id, available })
+    let written = match change {
+        StockChange::Set(available) => {
+            let precondition = precondition.ok_or(InventoryError::PreconditionRequired)?;
+            store.set_stock(&book_id, available, precondition, now).await?
+        }
+        StockChange::Adjust(by) => store.adjust_stock(&book_id, by, precondition, now).await?,
+    };
+    match written {
+        StockWrite::Written(stock) => Ok(StockView::new(book_id, stock)),
+        StockWrite::Stale(current) => Err(InventoryError::Stale {
+            precondition: precondition.unwrap_or(Precondition::Version(current.version)),
+            current,
+        }),
+        StockWrite::OutOfRange(current) => {
+            let StockChange::Adjust(by) = change else { unreachable!("only adjustments can leave the range") };
+            Err(InventoryError::OutOfRange { by, current })
+        }
+    }
 }
 
 fn known_book(book_id: &str) -> Result<BookId, InventoryError> {

@@ -210,8 +210,8 @@ impl Reservation {
 
 // ---- Consumed: the parts of the order service's events the inventory reads ----
 
-/// `data` of OrderPlaced and OrderCancelled. Everything else the order service sends
-/// (titles, prices, addresses) is none of the inventory's business and ignored.
+/// `data` of OrderPlaced, OrderRejected and OrderCancelled. Everything else the order
+/// service sends (titles, prices, addresses) is none of the inventory's business and ignored.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderEvent {
@@ -225,6 +225,16 @@ pub struct OrderData {
     pub id: String,
     #[serde(default)]
     pub lines: Vec<OrderLine>,
+    /// Why a rejected order was rejected.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl OrderData {
+    /// An order declined at checkout was never placed (no OrderPlaced): nothing to release.
+    pub fn was_never_placed(&self) -> bool {
+        self.reason.as_deref() == Some("PAYMENT_DECLINED")
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -328,20 +338,162 @@ impl StockOutcome {
     }
 }
 
+// ---- Stock and the changes admins make to it ----
+
+/// How often a book's stock has changed: every write bumps it by one (an admin's set or
+/// adjustment, a reservation, a release), so a count read at one version is the count
+/// until the version moves. A book never stocked, or an item written before versions
+/// existed, is at version 0. `"<version>"` is the stock's entity tag.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Version(u64);
+
+impl Version {
+    pub const NONE: Self = Self(0);
+
+    pub fn new(version: u64) -> Self {
+        Self(version)
+    }
+
+    /// A version read back from the store; `None` if it is not one.
+    pub fn from_stored(version: i64) -> Option<Self> {
+        u64::try_from(version).ok().map(Self)
+    }
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+
+    /// The version after one more change.
+    pub fn next(self) -> Self {
+        Self(self.0 + 1)
+    }
+
+    /// The strong entity tag of the stock at this version: `"3"`.
+    pub fn etag(self) -> String {
+        format!("\"{}\"", self.0)
+    }
+}
+
+/// A book's stock as stored: its count and how often it has changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stock {
+    pub available: Available,
+    pub version: Version,
+}
+
+/// What an admin's write is conditional on: the `If-Match` header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precondition {
+    /// `"<version>"`: the stock is still at the version the admin read.
+    Version(Version),
+    /// `*`: the book has no stock record yet (the first count of a new book).
+    Unstocked,
+}
+
+impl Precondition {
+    /// Reads an `If-Match` value: `*`, or one entity tag as `GET` gives it (`"3"`). Lists,
+    /// weak tags and tags this service never issues are not preconditions it can check.
+    pub fn parse(if_match: &str) -> Option<Self> {
+        let value = if_match.trim();
+        if value == "*" {
+            return Some(Self::Unstocked);
+        }
+        let digits = value.strip_prefix('"')?.strip_suffix('"')?;
+        let version: u64 = digits.bytes().all(|b| b.is_ascii_digit()).then(|| digits.parse().ok()).flatten()?;
+        // Strong comparison is character by character: "03" is not the tag "3".
+        (version.to_string() == digits).then_some(Self::Version(Version(version)))
+    }
+
+    /// Whether stock in this state (`None`: the book has no stock record) satisfies it.
+    pub fn holds(self, stored: Option<Stock>) -> bool {
+        match self {
+            Self::Unstocked => stored.is_none(),
+            Self::Version(version) => stored.unwrap_or_default().version == version,
+        }
+    }
+}
+
+/// Copies an admin adds (positive) or takes away (negative) whatever the count is: a whole
+/// number within ±1,000,000, never 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Adjustment(i32);
+
+impl Adjustment {
+    pub fn parse(adjust: i64) -> Result<Self, Problem> {
+        if adjust != 0 && (-MAX_AVAILABLE..=MAX_AVAILABLE).contains(&adjust) {
+            Ok(Self(adjust as i32))
+        } else {
+            Err(Problem::invalid(
+                "adjust",
+                format!("adjust must be a whole number from -{MAX_AVAILABLE} to {MAX_AVAILABLE}, and not 0."),
+            ))
+        }
+    }
+
+    pub fn get(self) -> i32 {
+        self.0
+    }
+
+    /// The count after this adjustment, if it stays in range: taking copies away may not
+    /// go below 0, adding them may not go past MAX_AVAILABLE. (Each bound is checked only
+    /// in its own direction: a count that releases took past the maximum can still fall.)
+    pub fn apply(self, available: Available) -> Option<Available> {
+        let after = i64::from(available.get()) + i64::from(self.0);
+        let in_range = if self.0 < 0 { after >= 0 } else { after <= MAX_AVAILABLE };
+        in_range.then(|| Available::from_stored(after)).flatten()
+    }
+}
+
+/// What an admin's `PUT /v1/inventory/{bookId}` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StockChange {
+    /// `{"available": n}`: this many copies, if the stock is still what the admin read.
+    Set(Available),
+    /// `{"adjust": d}`: d copies more (or fewer) than there are now, atomically.
+    Adjust(Adjustment),
+}
+
 // ---- HTTP ----
 
-/// `GET` and `PUT /v1/inventory/{bookId}` answer with this.
+/// `GET` and `PUT /v1/inventory/{bookId}` answer with this (and `ETag: "<version>"`).
 #[derive(Debug, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct StockView {
     pub book_id: BookId,
     pub available: Available,
+    pub version: Version,
 }
 
-/// The body of `PUT /v1/inventory/{bookId}`: exactly `{"available": <whole number>}`.
-#[derive(Debug)]
+impl StockView {
+    pub fn new(book_id: BookId, stock: Stock) -> Self {
+        Self { book_id, available: stock.available, version: stock.version }
+    }
+}
+
+/// The body of `PUT /v1/inventory/{bookId}`: exactly one of `{"available": <whole number>}`
+/// and `{"adjust": <whole number>}`, checked by `change`.
+#[derive(Debug, Default)]
 pub struct StockInput {
-    pub available: i64,
+    pub available: Option<i64>,
+    pub adjust: Option<i64>,
+}
+
+impl StockInput {
+    pub fn change(self) -> Result<StockChange, Problem> {
+        match (self.available, self.adjust) {
+            (Some(available), None) => Ok(StockChange::Set(Available::parse(available)?)),
+            (None, Some(adjust)) => Ok(StockChange::Adjust(Adjustment::parse(adjust)?)),
+            (Some(_), Some(_)) => Err(Problem::invalid(
+                "body",
+                "Send either available (the new count, with If-Match) or adjust (copies to add or take away), not both.",
+            )),
+            (None, None) => Err(Problem::invalid(
+                "available",
+                "Send available (the new count, with If-Match) or adjust (copies to add or take away).",
+            )),
+        }
+    }
 }
 
 /// By hand, because a derived struct also accepts a JSON array (`[3]`) in field order.
@@ -354,6 +506,7 @@ impl<'de> Deserialize<'de> for StockInput {
         #[serde(field_identifier, rename_all = "camelCase")]
         enum Field {
             Available,
+            Adjust,
         }
 
         struct Object;
@@ -361,21 +514,25 @@ impl<'de> Deserialize<'de> for StockInput {
             type Value = StockInput;
 
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an object {\"available\": <whole number>}")
+                f.write_str("an object {\"available\": <whole number>} or {\"adjust\": <whole number>}")
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StockInput, A::Error> {
-                let mut available = None;
-                while let Some(Field::Available) = map.next_key()? {
-                    if available.replace(map.next_value::<i64>()?).is_some() {
-                        return Err(A::Error::duplicate_field("available"));
+                let mut input = StockInput::default();
+                while let Some(field) = map.next_key()? {
+                    let (slot, name) = match field {
+                        Field::Available => (&mut input.available, "available"),
+                        Field::Adjust => (&mut input.adjust, "adjust"),
+                    };
+                    if slot.replace(map.next_value::<i64>()?).is_some() {
+                        return Err(A::Error::duplicate_field(name));
                     }
                 }
-                Ok(StockInput { available: available.ok_or_else(|| A::Error::missing_field("available"))? })
+                Ok(input)
             }
         }
 
-        deserializer.deserialize_struct("StockInput", &["available"], Object)
+        deserializer.deserialize_struct("StockInput", &["available", "adjust"], Object)
     }
 }
 
@@ -456,6 +613,71 @@ mod tests {
         assert_eq!(reserved.outcome().unwrap().kind(), STOCK_RESERVED);
         let cancelled = Reservation::cancelled(request.order_id.clone(), "sub-1", now);
         assert_eq!(cancelled.outcome(), None);
+    }
+
+    #[test]
+    fn if_match_is_star_or_one_etag_as_get_gives_it() {
+        assert_eq!(Precondition::parse("*"), Some(Precondition::Unstocked));
+        assert_eq!(Precondition::parse("\"0\""), Some(Precondition::Version(Version::NONE)));
+        assert_eq!(Precondition::parse(" \"42\" "), Some(Precondition::Version(Version::new(42))));
+        assert_eq!(Precondition::parse(&Version::new(7).etag()), Some(Precondition::Version(Version::new(7))));
+        for bad in [
+            "",
+            "3",
+            "\"\"",
+            "\"03\"",
+            "\"+3\"",
+            "\"-1\"",
+            "\"3",
+            "W/\"3\"",
+            "\"1\", \"2\"",
+            "\"abc\"",
+            "**",
+            "\"99999999999999999999\"",
+        ] {
+            assert_eq!(Precondition::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn preconditions_hold_on_the_version_or_on_no_stock_at_all() {
+        let stock = |available, version| Some(Stock { available: Available(available), version: Version(version) });
+        assert!(Precondition::Unstocked.holds(None));
+        assert!(!Precondition::Unstocked.holds(stock(0, 0)), "an item without a version is still stock");
+        assert!(Precondition::Version(Version(0)).holds(None));
+        assert!(Precondition::Version(Version(0)).holds(stock(4, 0)));
+        assert!(Precondition::Version(Version(3)).holds(stock(4, 3)));
+        assert!(!Precondition::Version(Version(2)).holds(stock(4, 3)));
+        assert!(!Precondition::Version(Version(1)).holds(None));
+    }
+
+    #[test]
+    fn adjustments_are_whole_non_zero_and_keep_stock_in_range() {
+        for bad in [0, MAX_AVAILABLE + 1, -MAX_AVAILABLE - 1, i64::MIN, i64::MAX] {
+            assert_eq!(Adjustment::parse(bad).unwrap_err().field.as_deref(), Some("adjust"), "{bad}");
+        }
+        let by = |d| Adjustment::parse(d).unwrap();
+        let count = |n| Available::parse(n).unwrap();
+        assert_eq!(by(-3).apply(count(3)), Some(count(0)));
+        assert_eq!(by(-4).apply(count(3)), None);
+        assert_eq!(by(MAX_AVAILABLE).apply(count(0)), Some(count(MAX_AVAILABLE)));
+        assert_eq!(by(1).apply(count(MAX_AVAILABLE)), None);
+        assert_eq!(by(-MAX_AVAILABLE).apply(count(MAX_AVAILABLE)), Some(count(0)));
+        // Releases may take a count past the maximum: it can still come down.
+        assert_eq!(by(-1).apply(Available(1_000_005)), Some(Available(1_000_004)));
+    }
+
+    #[test]
+    fn a_stock_body_is_exactly_one_of_available_and_adjust() {
+        let change = |body: &str| serde_json::from_str::<StockInput>(body).unwrap().change();
+        assert_eq!(change(r#"{"available": 12}"#), Ok(StockChange::Set(Available(12))));
+        assert_eq!(change(r#"{"adjust": -2}"#), Ok(StockChange::Adjust(Adjustment(-2))));
+        assert_eq!(change(r#"{"available": 1, "adjust": 1}"#).unwrap_err().field.as_deref(), Some("body"));
+        assert_eq!(change("{}").unwrap_err().field.as_deref(), Some("available"));
+        assert_eq!(change(r#"{"adjust": 0}"#).unwrap_err().field.as_deref(), Some("adjust"));
+        assert!(serde_json::from_str::<StockInput>(r#"{"adjust": 1, "adjust": 2}"#).is_err());
+        assert!(serde_json::from_str::<StockInput>(r#"{"adjust": 1, "version": 2}"#).is_err());
+        assert!(serde_json::from_str::<StockInput>("[3]").is_err());
     }
 
     #[test]

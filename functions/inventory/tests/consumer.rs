@@ -180,3 +180,39 @@ async fn a_failed_announcement_is_made_again_on_redelivery() {
     assert_eq!(announced.len(), 1);
     assert_eq!(announced[0]["eventId"], format!("StockReserved-{ORDER}"));
 }
+
+/// The sample cancellation, as an `OrderRejected` with `reason`.
+fn rejected(reason: &str) -> SqsEvent {
+    let mut event = sqs_event("order-cancelled.json");
+    for record in &mut event.records {
+        let mut body: Value = serde_json::from_str(record.body.as_deref().unwrap()).unwrap();
+        body["type"] = json!("OrderRejected");
+        body["data"]["order"]["status"] = json!("REJECTED");
+        body["data"]["order"]["reason"] = json!(reason);
+        record.body = Some(body.to_string());
+    }
+    event
+}
+
+#[tokio::test]
+async fn an_order_rejected_after_it_was_placed_gives_its_stock_back_once() {
+    let inventory = Inventory::stocked(&[(BOOK, 5), (GATSBY, 1)]).await;
+    inventory.deliver(sqs_event("order-placed.json")).await;
+    assert_eq!(inventory.stock(&[BOOK, GATSBY]).await, [3, 0]);
+    for reason in ["PAYMENT_FAILED", "TIMED_OUT"] {
+        assert!(failed(&inventory.deliver(rejected(reason)).await).is_empty());
+        assert_eq!(inventory.stock(&[BOOK, GATSBY]).await, [5, 1]);
+    }
+    assert_eq!(inventory.status(ORDER).await, Some(ReservationStatus::Released));
+}
+
+#[tokio::test]
+async fn an_order_declined_at_checkout_leaves_no_record() {
+    let inventory = Inventory::stocked(&[(BOOK, 5), (GATSBY, 1)]).await;
+    assert!(failed(&inventory.deliver(rejected("PAYMENT_DECLINED")).await).is_empty());
+    assert_eq!(inventory.status(ORDER).await, None);
+    // A rejection that outruns its OrderPlaced leaves a tombstone, as a cancellation does.
+    assert!(failed(&inventory.deliver(rejected("TIMED_OUT")).await).is_empty());
+    assert!(failed(&inventory.deliver(sqs_event("order-placed.json")).await).is_empty());
+    assert_eq!(inventory.stock(&[BOOK, GATSBY]).await, [5, 1]);
+}

@@ -7,9 +7,10 @@
 use std::sync::Arc;
 
 use inventory::stock::{
-    Available, BookId, Line, OrderId, Quantity, Reservation, ReservationRequest, ReservationStatus, Shortage,
+    Adjustment, Available, BookId, Line, OrderId, Precondition, Quantity, Reservation, ReservationRequest,
+    ReservationStatus, Shortage, Stock, Version,
 };
-use inventory::store::{DynamoStockStore, Recorded, Release, Reserve, StockStore, StoreError};
+use inventory::store::{DynamoStockStore, Recorded, Release, Reserve, StockStore, StockWrite, StoreError};
 use time::OffsetDateTime;
 
 async fn dynamo_store() -> DynamoStockStore {
@@ -40,6 +41,10 @@ contract!(
     releases_exactly_once,
     concurrent_orders_never_oversell_the_last_copies,
     concurrent_releases_give_stock_back_once,
+    every_change_bumps_the_version,
+    a_set_on_a_stale_version_changes_nothing,
+    adjustments_never_take_stock_out_of_range,
+    racing_reservations_adjustments_and_sets_make_and_lose_no_copy,
 );
 
 /// A fresh id, so tests sharing one table never see each other's items.
@@ -74,8 +79,24 @@ async fn stock(store: &dyn StockStore, books: &[&BookId]) -> Vec<u32> {
     store.available(&books).await.unwrap().into_iter().map(Available::get).collect()
 }
 
-async fn set(store: &dyn StockStore, book: &BookId, available: i64) {
-    store.set_available(book, Available::parse(available).unwrap(), at(0)).await.unwrap();
+async fn set(store: &dyn StockStore, book: &BookId, available: i64) -> Stock {
+    store.set_available(book, Available::parse(available).unwrap(), at(0)).await.unwrap()
+}
+
+fn stocked(available: i64, version: u64) -> Stock {
+    Stock { available: Available::parse(available).unwrap(), version: Version::new(version) }
+}
+
+fn on(version: u64) -> Precondition {
+    Precondition::Version(Version::new(version))
+}
+
+async fn set_on(store: &dyn StockStore, book: &BookId, available: i64, precondition: Precondition) -> StockWrite {
+    store.set_stock(book, Available::parse(available).unwrap(), precondition, at(0)).await.unwrap()
+}
+
+async fn adjust(store: &dyn StockStore, book: &BookId, by: i64, precondition: Option<Precondition>) -> StockWrite {
+    store.adjust_stock(book, Adjustment::parse(by).unwrap(), precondition, at(0)).await.unwrap()
 }
 
 async fn unknown_books_have_no_stock_and_admins_set_it(store: Arc<dyn StockStore>) {
@@ -226,4 +247,193 @@ async fn concurrent_releases_give_stock_back_once(store: Arc<dyn StockStore>) {
     }
     assert_eq!(released, 1);
     assert_eq!(stock(&*store, &[&a]).await, [4]);
+}
+
+/// Sets, adjustments, reservations and releases each bump the version by one; nothing else
+/// (a refused write, a decision that holds no stock) does.
+async fn every_change_bumps_the_version(store: Arc<dyn StockStore>) {
+    let a = book();
+    assert_eq!(store.stock(&a).await.unwrap(), Stock::default());
+    assert_eq!(set_on(&*store, &a, 5, Precondition::Unstocked).await, StockWrite::Written(stocked(5, 1)));
+    assert_eq!(store.stock(&a).await.unwrap(), stocked(5, 1));
+    assert_eq!(set_on(&*store, &a, 6, on(1)).await, StockWrite::Written(stocked(6, 2)));
+    assert_eq!(adjust(&*store, &a, 3, None).await, StockWrite::Written(stocked(9, 3)));
+    assert_eq!(adjust(&*store, &a, -2, None).await, StockWrite::Written(stocked(7, 4)));
+
+    let order = request(&[(&a, 2)]);
+    let Reserve::Reserved(reservation) = store.reserve(&order, at(1)).await.unwrap() else { panic!("reserved") };
+    assert_eq!(store.stock(&a).await.unwrap(), stocked(5, 5));
+    assert_eq!(store.reserve(&request(&[(&a, 6)]), at(2)).await.unwrap(), Reserve::InsufficientStock);
+    assert_eq!(store.reserve(&order, at(2)).await.unwrap(), Reserve::AlreadyRecorded(reservation.clone()));
+    let shortage = Shortage { book_id: a.clone(), requested: 6, available: 5 };
+    store.record(&Reservation::rejected(&request(&[(&a, 6)]), vec![shortage], at(2))).await.unwrap();
+    assert_eq!(store.stock(&a).await.unwrap(), stocked(5, 5), "nothing taken, nothing bumped");
+
+    assert_eq!(store.release(&reservation, at(3)).await.unwrap(), Release::Released);
+    assert_eq!(store.stock(&a).await.unwrap(), stocked(7, 6));
+    assert_eq!(store.release(&reservation, at(4)).await.unwrap(), Release::NotReserved);
+    assert_eq!(store.stock(&a).await.unwrap(), stocked(7, 6));
+    assert_eq!(set(&*store, &a, 7).await, stocked(7, 7), "the same count is still a change");
+
+    // A book never stocked is at version 0, and that is a version to set on.
+    let b = book();
+    assert_eq!(set_on(&*store, &b, 2, on(0)).await, StockWrite::Written(stocked(2, 1)));
+    assert_eq!(store.stock(&b).await.unwrap(), stocked(2, 1));
+}
+
+/// An admin's set on what they read fails, changing nothing, once anything changed since.
+async fn a_set_on_a_stale_version_changes_nothing(store: Arc<dyn StockStore>) {
+    let a = book();
+    assert_eq!(set_on(&*store, &a, 5, Precondition::Unstocked).await, StockWrite::Written(stocked(5, 1)));
+    for precondition in [Precondition::Unstocked, on(0), on(2), on(u64::from(u32::MAX) + 1)] {
+        assert_eq!(set_on(&*store, &a, 9, precondition).await, StockWrite::Stale(stocked(5, 1)), "{precondition:?}");
+    }
+    // The admin read version 1; a reservation came in between.
+    let Reserve::Reserved(_) = store.reserve(&request(&[(&a, 1)]), at(1)).await.unwrap() else { panic!("reserved") };
+    assert_eq!(set_on(&*store, &a, 9, on(1)).await, StockWrite::Stale(stocked(4, 2)));
+    assert_eq!(adjust(&*store, &a, 1, Some(on(1))).await, StockWrite::Stale(stocked(4, 2)));
+    assert_eq!(adjust(&*store, &a, 1, Some(Precondition::Unstocked)).await, StockWrite::Stale(stocked(4, 2)));
+    assert_eq!(store.stock(&a).await.unwrap(), stocked(4, 2));
+    // Read again, set again.
+    assert_eq!(set_on(&*store, &a, 9, on(2)).await, StockWrite::Written(stocked(9, 3)));
+    assert_eq!(adjust(&*store, &a, 1, Some(on(3))).await, StockWrite::Written(stocked(10, 4)));
+    assert_eq!(store.stock(&a).await.unwrap(), stocked(10, 4));
+}
+
+/// Adjustments add and take away whatever the count is, but never below 0 nor past the
+/// maximum; one that would changes nothing (and creates no stock).
+async fn adjustments_never_take_stock_out_of_range(store: Arc<dyn StockStore>) {
+    let a = book();
+    assert_eq!(adjust(&*store, &a, -1, None).await, StockWrite::OutOfRange(Stock::default()));
+    assert_eq!(adjust(&*store, &a, 3, None).await, StockWrite::Written(stocked(3, 1)));
+    assert_eq!(adjust(&*store, &a, -4, None).await, StockWrite::OutOfRange(stocked(3, 1)));
+    assert_eq!(adjust(&*store, &a, -3, None).await, StockWrite::Written(stocked(0, 2)));
+    assert_eq!(adjust(&*store, &a, 1_000_000, None).await, StockWrite::Written(stocked(1_000_000, 3)));
+    assert_eq!(adjust(&*store, &a, 1, None).await, StockWrite::OutOfRange(stocked(1_000_000, 3)));
+    assert_eq!(adjust(&*store, &a, -1_000_000, None).await, StockWrite::Written(stocked(0, 4)));
+    // With a precondition too: a stale one is reported first.
+    assert_eq!(adjust(&*store, &a, -1, Some(on(4))).await, StockWrite::OutOfRange(stocked(0, 4)));
+    assert_eq!(adjust(&*store, &a, -1, Some(on(3))).await, StockWrite::Stale(stocked(0, 4)));
+    assert_eq!(store.stock(&a).await.unwrap(), stocked(0, 4));
+
+    let never = book();
+    assert_eq!(adjust(&*store, &never, -1, None).await, StockWrite::OutOfRange(Stock::default()));
+    assert_eq!(store.stock(&never).await.unwrap(), Stock::default());
+    assert_eq!(set_on(&*store, &never, 1, Precondition::Unstocked).await, StockWrite::Written(stocked(1, 1)));
+}
+
+async fn pause(ms: u32) {
+    tokio::time::sleep(std::time::Duration::from_millis(ms.into())).await;
+}
+
+/// What one racing admin's set did: the count it read, the count it set on that reading,
+/// and the stock its write left.
+struct Counted {
+    read: u32,
+    intended: u32,
+    written: Stock,
+}
+
+/// Shoppers reserve, admins adjust, and other admins count the shelf and set what they
+/// counted plus what they found (on the ETag they read, reading again after every 412),
+/// all at once. No copy is made or lost: the stock ends at exactly the initial count plus
+/// every adjustment and every set's change over what it read, less every copy reserved,
+/// and its version counts every change. A blind set (no version guard) fails this: it
+/// overwrites whatever happened between its read and its write.
+async fn racing_reservations_adjustments_and_sets_make_and_lose_no_copy(store: Arc<dyn StockStore>) {
+    let a = book();
+    let initial = set(&*store, &a, 20).await;
+
+    let reservations: Vec<_> = (0..16u32)
+        .map(|i| {
+            let (store, order) = (store.clone(), request(&[(&a, 1 + i % 2)]));
+            tokio::spawn(async move {
+                pause(i).await; // spread over the admins' reads and writes
+                loop {
+                    match store.reserve(&order, at(1)).await {
+                        Err(StoreError::Busy(_)) => continue,
+                        Ok(Reserve::Reserved(r)) => return r.lines[0].quantity.get(),
+                        Ok(Reserve::InsufficientStock) => return 0,
+                        other => panic!("unexpected {other:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+
+    let adjustments: Vec<_> = [5i64, -3, 4, -2, 7, -6]
+        .into_iter()
+        .enumerate()
+        .map(|(j, by)| {
+            let (store, book) = (store.clone(), a.clone());
+            tokio::spawn(async move {
+                pause(2 * j as u32 + 1).await;
+                let by_adjustment = Adjustment::parse(by).unwrap();
+                loop {
+                    match store.adjust_stock(&book, by_adjustment, None, at(1)).await {
+                        Err(StoreError::Busy(_)) => continue,
+                        Ok(StockWrite::Written(_)) => return by,
+                        Ok(StockWrite::OutOfRange(_)) => return 0,
+                        other => panic!("unexpected {other:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+
+    let sets: Vec<_> = [3i64, -2, 6, -1]
+        .into_iter()
+        .map(|found| {
+            let (store, book) = (store.clone(), a.clone());
+            tokio::spawn(async move {
+                loop {
+                    let seen = store.stock(&book).await.unwrap();
+                    // Counting the shelf takes a moment, in which anything may happen.
+                    pause(3).await;
+                    let intended = (i64::from(seen.available.get()) + found).max(0);
+                    let available = Available::parse(intended).unwrap();
+                    match store.set_stock(&book, available, Precondition::Version(seen.version), at(1)).await {
+                        Err(StoreError::Busy(_)) | Ok(StockWrite::Stale(_)) => continue, // 412: read again
+                        Ok(StockWrite::Written(written)) => {
+                            return Counted { read: seen.available.get(), intended: available.get(), written };
+                        }
+                        other => panic!("unexpected {other:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+
+    let mut reserved = Vec::new();
+    for reservation in reservations {
+        reserved.push(reservation.await.unwrap());
+    }
+    let mut adjusted = Vec::new();
+    for adjustment in adjustments {
+        adjusted.push(adjustment.await.unwrap());
+    }
+    let mut counted = Vec::new();
+    for set in sets {
+        counted.push(set.await.unwrap());
+    }
+
+    let set_changes: i64 = counted.iter().map(|c| i64::from(c.intended) - i64::from(c.read)).sum();
+    let taken: i64 = reserved.iter().map(|&q| i64::from(q)).sum();
+    let expected = 20 + adjusted.iter().sum::<i64>() + set_changes - taken;
+    let last = store.stock(&a).await.unwrap();
+    assert_eq!(
+        i64::from(last.available.get()),
+        expected,
+        "reserved {reserved:?}, adjusted {adjusted:?}, sets (read, intended) {:?}",
+        counted.iter().map(|c| (c.read, c.intended)).collect::<Vec<_>>()
+    );
+    let changes = reserved.iter().filter(|&&q| q > 0).count() + adjusted.iter().filter(|&&d| d != 0).count() + 4;
+    assert_eq!(last.version.get(), initial.version.get() + changes as u64, "one version per change");
+    for c in &counted {
+        assert_eq!(c.written.available.get(), c.intended);
+    }
+    // If a set was the last change of all, the stock is what it meant it to be.
+    if let Some(c) = counted.iter().find(|c| c.written.version == last.version) {
+        assert_eq!(last.available.get(), c.intended);
+    }
 }

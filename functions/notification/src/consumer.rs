@@ -1,6 +1,8 @@
 //! SQS in: each event of a NotificationQueue batch to the rules, with failures reported
 //! per message (`ReportBatchItemFailures`), so one bad message does not hold up its batch.
 
+use std::time::SystemTime;
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use bookish_shared::events::Envelope;
 use bookish_shared::sqs::{self, ConsumerError};
@@ -8,8 +10,14 @@ use time::OffsetDateTime;
 
 use crate::service::{self, Ports};
 
-pub async fn handle_batch(ports: &Ports<'_>, event: SqsEvent, request_id: &str) -> SqsBatchResponse {
-    sqs::for_each_record(event, request_id, |envelope| handle(ports, envelope)).await
+/// One batch, stopping before `deadline` (see `sqs::for_each_record_until`).
+pub async fn handle_batch(
+    ports: &Ports<'_>,
+    event: SqsEvent,
+    request_id: &str,
+    deadline: Option<SystemTime>,
+) -> SqsBatchResponse {
+    sqs::for_each_record_until(event, request_id, deadline, |envelope| handle(ports, envelope)).await
 }
 
 pub async fn handle(ports: &Ports<'_>, envelope: Envelope<serde_json::Value>) -> Result<(), ConsumerError> {

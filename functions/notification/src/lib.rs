@@ -1,5 +1,7 @@
-//! Notification service: tells shoppers by email (SES v2) and, when they gave a phone
-//! number, by SMS (SNS) that their order was confirmed, rejected or cancelled.
+//! Notification service: tells shoppers by email (SES v2) and, when their account has a
+//! verified phone number, by SMS (SNS) that their order was confirmed, rejected or
+//! cancelled. Only verified contacts are ever written to: the order's (recorded from the
+//! shopper's token when it said they were verified), else the account's (`directory`).
 //!
 //! Owns the sent table (`SentTable`), which makes each (order, status) produce exactly
 //! one email and at most one SMS however often SQS delivers the event. Consumes

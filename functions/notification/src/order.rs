@@ -31,8 +31,8 @@ pub struct Order {
     pub total: Money,
     #[serde(default)]
     pub shipping_address: Option<ShippingAddress>,
-    #[serde(default)]
-    pub phone: Option<String>,
+    // No `phone`: a number the order's body named (as checkout once took) is never texted.
+    // Serde ignores it, with every other field not read here.
     #[serde(default)]
     pub customer: Option<Customer>,
 }
@@ -53,13 +53,17 @@ pub struct ShippingAddress {
     pub name: Option<String>,
 }
 
+/// Who placed the order, as the order service recorded it from their token.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Customer {
+    /// The account's address, recorded only when the token said it was verified.
     #[serde(default)]
     pub email: Option<String>,
-    /// The Cognito username, to look the address up when the order carries none.
+    /// The Cognito username, to look the account's verified contacts up when the order
+    /// carries none.
     #[serde(default)]
     pub username: Option<String>,
+    /// The account's phone number, recorded only when the token said it was verified.
     #[serde(default)]
     pub phone: Option<String>,
 }
@@ -98,6 +102,8 @@ impl Status {
 pub enum Reason {
     OutOfStock,
     PaymentDeclined,
+    PaymentFailed,
+    TimedOut,
     Other(String),
 }
 
@@ -106,6 +112,8 @@ impl Reason {
         match code {
             "OUT_OF_STOCK" => Self::OutOfStock,
             "PAYMENT_DECLINED" => Self::PaymentDeclined,
+            "PAYMENT_FAILED" => Self::PaymentFailed,
+            "TIMED_OUT" => Self::TimedOut,
             other => Self::Other(other.to_owned()),
         }
     }
@@ -194,6 +202,15 @@ impl PhoneNumber {
         }
     }
 
+    /// The number, or `None` (logged) when it is not one.
+    pub fn usable(input: &str, order_id: &OrderId) -> Option<Self> {
+        Some(input).filter(|p| !p.trim().is_empty()).and_then(|raw| {
+            Self::parse(raw)
+                .map_err(|err| tracing::warn!(order_id = %order_id, error = %err, "ignoring the phone number"))
+                .ok()
+        })
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -208,9 +225,11 @@ pub struct Notice {
     pub greeting_name: Option<String>,
     pub lines: Vec<OrderLine>,
     pub total: Money,
+    /// The shopper's verified address, as the order recorded it.
     pub email: Option<EmailAddress>,
-    /// Whose account to take the address from when the order carries none.
+    /// Whose account to take the verified contacts from when the order carries none.
     pub username: Option<String>,
+    /// The shopper's verified phone number, as the order recorded it (`customer.phone`).
     pub phone: Option<PhoneNumber>,
 }
 
@@ -227,13 +246,8 @@ impl Notice {
         }
         let customer = order.customer.unwrap_or_default();
         let email = customer.email.as_deref().and_then(|raw| EmailAddress::usable(raw, &order_id));
-        // The number given with the order wins over the one on the shopper's profile.
-        let phone = order.phone.as_deref().or(customer.phone.as_deref()).filter(|p| !p.trim().is_empty());
-        let phone = phone.and_then(|raw| {
-            PhoneNumber::parse(raw)
-                .map_err(|err| tracing::warn!(order_id = %order_id, error = %err, "ignoring the phone number"))
-                .ok()
-        });
+        // Only the customer's verified number; never a number the order's body named.
+        let phone = customer.phone.as_deref().and_then(|raw| PhoneNumber::usable(raw, &order_id));
         Ok(Self {
             order_id,
             status,
@@ -300,5 +314,22 @@ mod tests {
         assert_eq!(notice.email.unwrap().as_str(), "ada@example.com");
         assert_eq!(notice.phone.unwrap().as_str(), "+15555550100");
         assert_eq!(notice.lines[0].quantity, 2);
+    }
+
+    #[test]
+    fn a_phone_number_on_the_order_itself_is_ignored() {
+        // Checkout once took a number in its body: it could be anyone's, so it is never read.
+        let order = |customer: serde_json::Value| -> Order {
+            serde_json::from_value(serde_json::json!({
+                "id": "o-1", "lines": [], "total": {"amount": 0, "currency": "USD"},
+                "phone": "+15555550199", "customer": customer
+            }))
+            .unwrap()
+        };
+        let notice = Notice::new(Status::Confirmed, order(serde_json::json!({"sub": "s"}))).unwrap();
+        assert_eq!(notice.phone, None);
+        let notice =
+            Notice::new(Status::Confirmed, order(serde_json::json!({"sub": "s", "phone": "+15555550100"}))).unwrap();
+        assert_eq!(notice.phone.unwrap().as_str(), "+15555550100");
     }
 }

@@ -90,6 +90,8 @@ pub fn reason_in_words(reason: &Reason) -> Option<&'static str> {
     match reason {
         Reason::OutOfStock => Some("some books were out of stock"),
         Reason::PaymentDeclined => Some("your card was declined"),
+        Reason::PaymentFailed => Some("the payment could not be taken from your card"),
+        Reason::TimedOut => Some("we could not confirm it in time"),
         Reason::Other(_) => None,
     }
 }

@@ -8,10 +8,10 @@ use std::future::Future;
 use bookish_shared::events::Envelope;
 use time::OffsetDateTime;
 
-use crate::directory::{Directory, MemoryDirectory};
+use crate::directory::{Contacts, Directory, DirectoryError, MemoryDirectory};
 use crate::error::{NotificationError, SendError};
 use crate::mailer::{Email, Mailer, MemoryMailer};
-use crate::order::{EmailAddress, Notice, OrderEventData, Status};
+use crate::order::{EmailAddress, Notice, OrderEventData, PhoneNumber, Status};
 use crate::render::{self, Subjects};
 use crate::sent_log::{Channel, Claim, MemorySentLog, SentKey, SentLog};
 use crate::sms::{MemorySms, SmsSender};
@@ -93,13 +93,15 @@ pub async fn on_event(
     notify(ports, &notice, now).await.map(Some)
 }
 
-/// Sends the notice by email and, when there is a phone number, by SMS. Each channel
-/// is claimed and recorded on its own, so when one fails the retry redoes only that one.
+/// Sends the notice by email and, when there is a verified phone number, by SMS. Each
+/// channel is claimed and recorded on its own, so when one fails the retry redoes only that
+/// one.
 pub async fn notify(ports: &Ports<'_>, notice: &Notice, now: OffsetDateTime) -> Result<Report, NotificationError> {
-    let email = match recipient(ports, notice).await {
-        Err(err) => Err(err),
+    let recipients = recipients(ports, notice).await;
+    let email = match recipients.email {
+        Err(err) => Err(err.into()),
         Ok(None) => {
-            tracing::warn!(order_id = %notice.order_id, "the order has no usable email address: no email sent");
+            tracing::warn!(order_id = %notice.order_id, "the order has no verified email address: no email sent");
             Ok(Delivery::NoRecipient)
         }
         Ok(Some(to)) => {
@@ -110,9 +112,10 @@ pub async fn notify(ports: &Ports<'_>, notice: &Notice, now: OffsetDateTime) -> 
             deliver(ports.sent, &key, now, ports.mailer.send(&email)).await
         }
     };
-    let sms = match &notice.phone {
-        None => Ok(Delivery::NoRecipient),
-        Some(phone) => {
+    let sms = match recipients.phone {
+        Err(err) => Err(err.into()),
+        Ok(None) => Ok(Delivery::NoRecipient),
+        Ok(Some(phone)) => {
             let text = render::sms(notice);
             let key = SentKey::new(&notice.order_id, notice.status, Channel::Sms);
             deliver(ports.sent, &key, now, ports.sms.send(phone.as_str(), &text)).await
@@ -128,15 +131,36 @@ pub async fn notify(ports: &Ports<'_>, notice: &Notice, now: OffsetDateTime) -> 
     }
 }
 
-/// The order's address, else the one on the shopper's account.
-async fn recipient(ports: &Ports<'_>, notice: &Notice) -> Result<Option<EmailAddress>, NotificationError> {
-    match (&notice.email, &notice.username) {
-        (Some(address), _) => Ok(Some(address.clone())),
-        (None, Some(username)) => {
-            let found = ports.directory.email(username).await?;
-            Ok(found.and_then(|raw| EmailAddress::usable(&raw, &notice.order_id)))
-        }
-        (None, None) => Ok(None),
+/// Where each channel goes, or why it cannot be known yet.
+struct Recipients {
+    email: Result<Option<EmailAddress>, DirectoryError>,
+    phone: Result<Option<PhoneNumber>, DirectoryError>,
+}
+
+/// The order's own contacts (recorded from the shopper's token, verified), else the
+/// verified ones on the shopper's account: the directory is asked at most once, and only
+/// when the order lacks one. A failed lookup fails only the channels that needed it.
+async fn recipients(ports: &Ports<'_>, notice: &Notice) -> Recipients {
+    let (email, phone) = (notice.email.clone(), notice.phone.clone());
+    let username = match &notice.username {
+        Some(username) if email.is_none() || phone.is_none() => username,
+        _ => return Recipients { email: Ok(email), phone: Ok(phone) },
+    };
+    let account = ports.directory.contacts(username).await.map(Option::unwrap_or_default);
+    let from_account = |pick: fn(&Contacts) -> Option<&String>| {
+        account.as_ref().map(|contacts| pick(contacts).cloned()).map_err(Clone::clone)
+    };
+    Recipients {
+        email: match email {
+            Some(email) => Ok(Some(email)),
+            None => from_account(|c| c.email.as_ref())
+                .map(|raw| raw.and_then(|raw| EmailAddress::usable(&raw, &notice.order_id))),
+        },
+        phone: match phone {
+            Some(phone) => Ok(Some(phone)),
+            None => from_account(|c| c.phone.as_ref())
+                .map(|raw| raw.and_then(|raw| PhoneNumber::usable(&raw, &notice.order_id))),
+        },
     }
 }
 
@@ -183,7 +207,7 @@ mod tests {
 
     fn fakes() -> MemoryPorts {
         MemoryPorts {
-            directory: MemoryDirectory::with("ada", "ada@account.example"),
+            directory: MemoryDirectory::with("ada", &[("email", "ada@account.example"), ("email_verified", "true")]),
             ..MemoryPorts::new(Subjects::default())
         }
     }
@@ -263,5 +287,93 @@ mod tests {
         assert_eq!(fakes.mailer.sent().last().unwrap().to, "ada@example.com");
         let stranger = Notice { order_id: OrderId::parse("o-3").unwrap(), username: Some("bob".into()), ..unaddressed };
         assert_eq!(notify(&fakes.ports(), &stranger, at(3)).await.unwrap().email, Delivery::NoRecipient);
+    }
+
+    fn uncontacted(order_id: &str) -> Notice {
+        Notice { order_id: OrderId::parse(order_id).unwrap(), email: None, phone: None, ..notice(None) }
+    }
+
+    #[tokio::test]
+    async fn an_order_without_contacts_gets_the_accounts_verified_ones_in_one_lookup() {
+        let fakes = MemoryPorts::new(Subjects::default());
+        fakes.directory.add(
+            "ada",
+            &[
+                ("email", "ada@account.example"),
+                ("email_verified", "true"),
+                ("phone_number", "+15555550123"),
+                ("phone_number_verified", "true"),
+            ],
+        );
+        let report = notify(&fakes.ports(), &uncontacted("o-1"), at(0)).await.unwrap();
+        assert!(matches!((&report.email, &report.sms), (Delivery::Sent(_), Delivery::Sent(_))), "{report:?}");
+        assert_eq!(fakes.directory.lookups(), 1, "one lookup for both channels");
+        assert_eq!(fakes.mailer.sent()[0].to, "ada@account.example");
+        assert_eq!(fakes.sms.sent()[0].0, "+15555550123");
+
+        // The order's own verified contacts win, and need no lookup.
+        let contacted = Notice { order_id: OrderId::parse("o-2").unwrap(), ..notice(Some("+15555550100")) };
+        notify(&fakes.ports(), &contacted, at(1)).await.unwrap();
+        assert_eq!(fakes.directory.lookups(), 1);
+        assert_eq!(fakes.mailer.sent()[1].to, "ada@example.com");
+        assert_eq!(fakes.sms.sent()[1].0, "+15555550100");
+
+        // An order with an address but no number: the account's verified number is texted.
+        notify(&fakes.ports(), &Notice { order_id: OrderId::parse("o-3").unwrap(), ..notice(None) }, at(2))
+            .await
+            .unwrap();
+        assert_eq!(fakes.directory.lookups(), 2);
+        assert_eq!(fakes.mailer.sent()[2].to, "ada@example.com");
+        assert_eq!(fakes.sms.sent()[2].0, "+15555550123");
+    }
+
+    #[tokio::test]
+    async fn unverified_contacts_on_the_account_get_nothing() {
+        let fakes = MemoryPorts::new(Subjects::default());
+        let unverified = [
+            ("email", "victim@example.com"),
+            ("email_verified", "false"),
+            ("phone_number", "+15555550199"),
+            ("phone_number_verified", "false"),
+        ];
+        fakes.directory.add("ada", &unverified);
+        let report = notify(&fakes.ports(), &uncontacted("o-1"), at(0)).await.unwrap();
+        assert_eq!(report, Report { email: Delivery::NoRecipient, sms: Delivery::NoRecipient });
+        // Never said to be verified is the same as unverified.
+        fakes.directory.add("ada", &[("email", "victim@example.com"), ("phone_number", "+15555550199")]);
+        let report = notify(&fakes.ports(), &uncontacted("o-2"), at(1)).await.unwrap();
+        assert_eq!(report, Report { email: Delivery::NoRecipient, sms: Delivery::NoRecipient });
+        // One channel verified, the other not: only the verified one is used.
+        fakes.directory.add(
+            "ada",
+            &[
+                ("email", "ada@account.example"),
+                ("email_verified", "true"),
+                ("phone_number", "+15555550199"),
+                ("phone_number_verified", "false"),
+            ],
+        );
+        let report = notify(&fakes.ports(), &uncontacted("o-3"), at(2)).await.unwrap();
+        assert!(matches!(report.email, Delivery::Sent(_)));
+        assert_eq!(report.sms, Delivery::NoRecipient);
+        assert_eq!(fakes.mailer.sent().iter().map(|e| e.to.as_str()).collect::<Vec<_>>(), ["ada@account.example"]);
+        assert!(fakes.sms.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_lookup_fails_only_the_channels_that_needed_it() {
+        let fakes = fakes();
+        fakes.directory.add("ada", &[("phone_number", "+15555550123"), ("phone_number_verified", "true")]);
+        fakes.directory.fail(true);
+        // The order's own address is mailed; the number had to come from the account.
+        let err = notify(&fakes.ports(), &notice(None), at(0)).await.unwrap_err();
+        assert!(matches!(err, NotificationError::Directory(_)), "{err}");
+        assert_eq!(fakes.mailer.sent().len(), 1);
+        assert!(fakes.sms.sent().is_empty());
+        fakes.directory.fail(false);
+        let report = notify(&fakes.ports(), &notice(None), at(1)).await.unwrap();
+        assert_eq!(report.email, Delivery::AlreadySent);
+        assert!(matches!(report.sms, Delivery::Sent(_)));
+        assert_eq!((fakes.mailer.sent().len(), fakes.sms.sent().len()), (1, 1));
     }
 }

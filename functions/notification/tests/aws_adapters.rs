@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
 use notification::consumer::handle_batch;
-use notification::directory::{CognitoDirectory, Directory};
+use notification::directory::{CognitoDirectory, Contacts, Directory};
 use notification::mailer::{Email, Mailer, SesMailer};
 use notification::render::Subjects;
 use notification::sent_log::DynamoSentLog;
@@ -121,25 +121,59 @@ async fn sns_sms_texts_a_phone_number() {
 }
 
 #[tokio::test]
-async fn cognito_directory_reads_the_address_on_an_account() {
+async fn cognito_directory_reads_the_verified_contacts_on_an_account() {
     let aws = aws().await;
     let client = aws_sdk_cognitoidentityprovider::Client::new(&aws);
-    let email = format!("shopper-{}@bookish.example", unique());
-    let attribute = AttributeType::builder().name("email").value(&email).build().unwrap();
-    client
-        .admin_create_user()
-        .user_pool_id(user_pool_id())
-        .username(&email)
-        .user_attributes(attribute)
-        .message_action(MessageActionType::Suppress)
-        .send()
-        .await
-        .unwrap();
     let directory = CognitoDirectory::new(client.clone(), user_pool_id());
-    assert_eq!(directory.email(&email).await.unwrap(), Some(email.clone()));
-    assert_eq!(directory.email(&format!("nobody-{}@bookish.example", unique())).await.unwrap(), None);
+    let create = |username: String, attributes: Vec<(&'static str, String)>| {
+        let client = client.clone();
+        async move {
+            let attributes = attributes
+                .into_iter()
+                .map(|(name, value)| AttributeType::builder().name(name).value(value).build().unwrap())
+                .collect::<Vec<_>>();
+            client
+                .admin_create_user()
+                .user_pool_id(user_pool_id())
+                .username(&username)
+                .set_user_attributes(Some(attributes))
+                .message_action(MessageActionType::Suppress)
+                .send()
+                .await
+                .unwrap();
+            username
+        }
+    };
+    let (email, phone) = (format!("shopper-{}@bookish.example", unique()), "+15555550123".to_owned());
+    let verified = create(
+        email.clone(),
+        vec![
+            ("email", email.clone()),
+            ("email_verified", "true".into()),
+            ("phone_number", phone.clone()),
+            ("phone_number_verified", "true".into()),
+        ],
+    )
+    .await;
+    let contacts = directory.contacts(&verified).await.unwrap().unwrap();
+    assert_eq!(contacts, Contacts { email: Some(email), phone: Some(phone.clone()) });
+
+    let other = format!("shopper-{}@bookish.example", unique());
+    let unverified = create(
+        other.clone(),
+        vec![
+            ("email", other.clone()),
+            ("email_verified", "false".into()),
+            ("phone_number", phone),
+            ("phone_number_verified", "false".into()),
+        ],
+    )
+    .await;
+    assert_eq!(directory.contacts(&unverified).await.unwrap(), Some(Contacts::default()));
+
+    assert_eq!(directory.contacts(&format!("nobody-{}@bookish.example", unique())).await.unwrap(), None);
     let elsewhere = CognitoDirectory::new(client, "us-east-1_NoSuchPool".into());
-    assert!(elsewhere.email(&email).await.is_err(), "an unknown pool is an error to retry, not a missing user");
+    assert!(elsewhere.contacts(&verified).await.is_err(), "an unknown pool is an error to retry, not a missing user");
 }
 
 #[tokio::test]
@@ -161,7 +195,7 @@ async fn redeliveries_send_one_email_and_one_sms_through_aws() {
     let event: SqsEvent = serde_json::from_str(&text).unwrap();
 
     for _ in 0..2 {
-        let response = handle_batch(&ports, event.clone(), "request-1").await;
+        let response = handle_batch(&ports, event.clone(), "request-1", None).await;
         assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
     }
     let emails = sent_emails(&to);

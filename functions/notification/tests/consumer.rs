@@ -22,7 +22,7 @@ fn service() -> MemoryPorts {
 
 /// Hands the sample event `name` to the consumer; returns the ids of the failed messages.
 async fn deliver(service: &MemoryPorts, name: &str) -> Vec<String> {
-    failures(handle_batch(&service.ports(), event(name), "request-1").await)
+    failures(handle_batch(&service.ports(), event(name), "request-1", None).await)
 }
 
 fn failures(response: SqsBatchResponse) -> Vec<String> {
@@ -75,7 +75,7 @@ async fn each_status_of_an_order_is_its_own_notice() {
 }
 
 #[tokio::test]
-async fn a_rejection_says_why_and_has_no_sms_without_a_phone() {
+async fn a_rejection_says_why_and_has_no_sms_without_a_verified_phone() {
     let service = service();
     assert!(deliver(&service, "order-rejected.json").await.is_empty());
     let emails = service.mailer.sent();
@@ -113,4 +113,68 @@ async fn a_failed_send_is_retried_and_then_sent_once() {
     assert!(deliver(&service, "redelivered-batch.json").await.is_empty());
     assert_eq!(service.mailer.sent().len(), 1);
     assert_eq!(service.sms.sent().len(), 1);
+}
+
+/// The sample confirmation with its body rewritten by `edit` (order id kept).
+fn edited(name: &str, edit: impl Fn(&mut serde_json::Value)) -> SqsEvent {
+    let mut event = event(name);
+    for record in &mut event.records {
+        let mut body: serde_json::Value = serde_json::from_str(record.body.as_deref().unwrap()).unwrap();
+        edit(&mut body);
+        record.body = Some(body.to_string());
+    }
+    event
+}
+
+#[tokio::test]
+async fn a_phone_number_on_the_order_itself_is_never_texted() {
+    // Events of orders placed when checkout took a number in its body carry `order.phone`:
+    // it could be anyone's, so only the customer's verified number counts.
+    let service = service();
+    let event = edited("order-confirmed.json", |body| {
+        let order = &mut body["data"]["order"];
+        order["phone"] = serde_json::json!("+15555550199");
+        order["customer"].as_object_mut().unwrap().remove("phone");
+    });
+    assert!(failures(handle_batch(&service.ports(), event, "request-1", None).await).is_empty());
+    assert_eq!(service.mailer.sent().len(), 1);
+    assert!(service.sms.sent().is_empty(), "{:?}", service.sms.sent());
+}
+
+#[tokio::test]
+async fn an_order_without_contacts_uses_the_accounts_verified_ones() {
+    let service = service();
+    service.directory.add(
+        "ada",
+        &[
+            ("email", "ada@account.example"),
+            ("email_verified", "true"),
+            ("phone_number", "+15555550123"),
+            ("phone_number_verified", "true"),
+        ],
+    );
+    let placed_by = |username: &'static str| {
+        edited("order-confirmed.json", move |body| {
+            body["data"]["order"]["customer"] = serde_json::json!({"sub": "s", "username": username});
+        })
+    };
+    assert!(failures(handle_batch(&service.ports(), placed_by("ada"), "request-1", None).await).is_empty());
+    assert_eq!(service.mailer.sent().iter().map(|e| e.to.clone()).collect::<Vec<_>>(), ["ada@account.example"]);
+    assert_eq!(service.sms.sent().iter().map(|(to, _)| to.clone()).collect::<Vec<_>>(), ["+15555550123"]);
+    assert_eq!(service.directory.lookups(), 1);
+
+    // Unverified contacts on the account get nothing (another order, so no sent-log hit).
+    let service = self::service();
+    service.directory.add(
+        "eve",
+        &[
+            ("email", "victim@example.com"),
+            ("email_verified", "false"),
+            ("phone_number", "+15555550199"),
+            ("phone_number_verified", "false"),
+        ],
+    );
+    assert!(failures(handle_batch(&service.ports(), placed_by("eve"), "request-1", None).await).is_empty());
+    assert!(service.mailer.sent().is_empty());
+    assert!(service.sms.sent().is_empty());
 }

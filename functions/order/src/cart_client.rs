@@ -5,18 +5,17 @@
 use async_trait::async_trait;
 use bookish_shared::auth::Claims;
 use bookish_shared::invoke::{HttpCall, HttpFunction};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The shopper a call is made for, with what the cart needs to recognise them.
 pub struct Caller {
     pub claims: Claims,
-    /// The shopper's own `Authorization` header, forwarded for the local stack, where
-    /// the cart verifies tokens itself.
+    /// The shopper's own `Authorization` header, forwarded: the cart verifies it.
     pub authorization: Option<String>,
     pub correlation_id: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CartLine {
     pub book_id: String,
@@ -30,7 +29,8 @@ pub struct CartUnavailable(pub String);
 #[async_trait]
 pub trait Cart: Send + Sync {
     async fn lines(&self, caller: &Caller) -> Result<Vec<CartLine>, CartUnavailable>;
-    async fn clear(&self, caller: &Caller) -> Result<(), CartUnavailable>;
+    /// Removes these lines, each only if it still holds exactly that quantity.
+    async fn remove_ordered(&self, caller: &Caller, lines: &[CartLine]) -> Result<(), CartUnavailable>;
 }
 
 pub struct LambdaCart {
@@ -43,9 +43,8 @@ impl LambdaCart {
         Ok(Self { function: HttpFunction::from_env("CART_FUNCTION").await? })
     }
 
-    async fn call(&self, method: &'static str, caller: &Caller) -> Result<String, CartUnavailable> {
-        let call = HttpCall::new(method, "/v1/cart", "/v1/cart", &caller.correlation_id)
-            .on_behalf_of(&caller.claims, caller.authorization.as_deref());
+    async fn call(&self, call: HttpCall, caller: &Caller) -> Result<String, CartUnavailable> {
+        let call = call.on_behalf_of(caller.authorization.as_deref().unwrap_or_default());
         let response = self.function.call(call).await.map_err(|e| CartUnavailable(e.to_string()))?;
         if !(200..300).contains(&response.status) {
             return Err(CartUnavailable(format!("the cart answered {}: {}", response.status, response.body)));
@@ -62,13 +61,17 @@ struct CartView {
 #[async_trait]
 impl Cart for LambdaCart {
     async fn lines(&self, caller: &Caller) -> Result<Vec<CartLine>, CartUnavailable> {
-        let body = self.call("GET", caller).await?;
+        let body = self.call(HttpCall::new("GET", "/v1/cart", "/v1/cart", &caller.correlation_id), caller).await?;
         let cart: CartView = serde_json::from_str(&body).map_err(|e| CartUnavailable(e.to_string()))?;
         Ok(cart.items)
     }
 
-    async fn clear(&self, caller: &Caller) -> Result<(), CartUnavailable> {
-        self.call("DELETE", caller).await.map(drop)
+    async fn remove_ordered(&self, caller: &Caller, lines: &[CartLine]) -> Result<(), CartUnavailable> {
+        // The cart function's contract: DELETE /v1/cart with {"lines": [...]} removes each
+        // listed line only while it still holds that quantity.
+        let call = HttpCall::new("DELETE", "/v1/cart", "/v1/cart", &caller.correlation_id)
+            .json_body(&serde_json::json!({ "lines": lines }));
+        self.call(call, caller).await.map(drop)
     }
 }
 
@@ -84,8 +87,8 @@ impl Cart for MemoryCart {
         Ok(self.lines.lock().unwrap().clone())
     }
 
-    async fn clear(&self, _caller: &Caller) -> Result<(), CartUnavailable> {
-        self.lines.lock().unwrap().clear();
+    async fn remove_ordered(&self, _caller: &Caller, ordered: &[CartLine]) -> Result<(), CartUnavailable> {
+        self.lines.lock().unwrap().retain(|line| !ordered.contains(line));
         Ok(())
     }
 }

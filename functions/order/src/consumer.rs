@@ -5,7 +5,7 @@ use bookish_shared::sqs::ConsumerError;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use crate::service::{self, Services};
+use crate::service::{self, Saga};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -14,16 +14,16 @@ struct StockOutcome {
     customer_id: String,
 }
 
-pub async fn handle(services: &Services<'_>, envelope: Envelope<serde_json::Value>) -> Result<(), ConsumerError> {
+pub async fn handle(saga: &Saga<'_>, envelope: Envelope<serde_json::Value>) -> Result<(), ConsumerError> {
     let now = OffsetDateTime::now_utc();
     match envelope.kind.as_str() {
         "StockReserved" | "StockRejected" => {
             let outcome: StockOutcome = serde_json::from_value(envelope.data)?;
             let (customer, order) = (&outcome.customer_id, &outcome.order_id);
             if envelope.kind == "StockReserved" {
-                service::on_stock_reserved(services, customer, order, now).await?;
+                service::on_stock_reserved(saga, customer, order, now).await?;
             } else {
-                service::on_stock_rejected(services, customer, order, now).await?;
+                service::on_stock_rejected(saga, customer, order, now).await?;
             }
             Ok(())
         }

@@ -26,6 +26,8 @@ pub enum OrderError {
     MixedCurrencies,
     #[error("the order kept changing while it was being updated")]
     Contended,
+    #[error("more than {per_minute} checkouts this minute")]
+    TooManyCheckouts { per_minute: u32, retry_after: u64 },
     #[error(transparent)]
     Payment(#[from] PaymentError),
     #[error(transparent)]
@@ -60,15 +62,21 @@ impl From<OrderError> for Problem {
                 ProblemKind::Conflict,
                 format!("This order is {status:?} and can no longer be cancelled; only pending or confirmed orders can."),
             ),
+            OrderError::TooManyCheckouts { per_minute, retry_after } => Problem::too_many_requests(
+                format!("You can place at most {per_minute} orders a minute. Try again in {retry_after} seconds."),
+                retry_after,
+            ),
             OrderError::MixedCurrencies => {
                 Problem::new(ProblemKind::Conflict, "Your cart holds books priced in different currencies; one order takes one currency.")
             }
-            OrderError::Payment(PaymentError::InvalidToken) => Problem::invalid(
-                "payment.token",
-                "The payment token is not valid. In the sandbox, use tok_visa (approved) or tok_chargeDeclined (declined).",
-            ),
+            OrderError::Payment(PaymentError::Unavailable(cause)) => {
+                tracing::error!(error = %cause, "payment provider unavailable");
+                Problem::new(
+                    ProblemKind::ServiceUnavailable,
+                    "The payment provider is not answering. Your order is recorded: retry with the same Idempotency-Key to finish it.",
+                )
+            }
             other @ (OrderError::Contended
-            | OrderError::Payment(_)
             | OrderError::Cart(_)
             | OrderError::Catalog(_)
             | OrderError::Store(_)) => Problem::internal(&other),

@@ -9,7 +9,7 @@
 //!   stream to the inventory and notification queues.
 //! - Consumes `StockReserved` and `StockRejected` from inventory (`order-stock-events`).
 //!
-//! Modules: `order` (domain and lifecycle), `payments` (the payment port and its sandbox),
+//! Modules: `order` (domain and lifecycle), `payments` (the payment port and its Stripe adapter),
 //! `cart_client`, `service` (the rules), `store` (DynamoDB and in-memory adapters),
 //! `routes` (HTTP), `consumer` (stock outcomes), `publisher` (the outbox relay).
 

@@ -5,8 +5,9 @@ use bookish_shared::text::required;
 use bookish_shared::Problem;
 use serde::{Deserialize, Serialize};
 
-/// PENDING → CONFIRMED (stock reserved, payment captured) or REJECTED; PENDING or
-/// CONFIRMED → CANCELLED. Nothing else.
+/// PENDING → CONFIRMED (stock reserved, payment captured) or REJECTED (declined, out of
+/// stock, capture failed, or not settled in time); PENDING or CONFIRMED → CANCELLED.
+/// Nothing else.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
@@ -40,7 +41,12 @@ impl Status {
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Reason {
     OutOfStock,
+    /// The card was declined when checkout asked for the hold.
     PaymentDeclined,
+    /// The hold could not be captured once the stock was reserved.
+    PaymentFailed,
+    /// Nothing settled the order before its deadline (see `service::settle`).
+    TimedOut,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,11 +82,12 @@ pub struct Order {
     pub lines: Vec<Line>,
     pub total: Money,
     pub shipping_address: ShippingAddress,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
     pub payment_status: PaymentStatus,
     pub created_at: String,
     pub updated_at: String,
+    /// When the captured amount was given back (a cancelled confirmed order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded_at: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,22 +95,31 @@ pub struct Order {
 pub struct Customer {
     /// Cognito `sub`.
     pub sub: String,
+    /// The account's address, only when the token said it is verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /// Cognito username: the notification service looks the address up by it when the
-    /// token had no `email` claim (an access token).
+    /// Cognito username: the notification service looks the account's verified contacts
+    /// up by it when the token carried none (an access token, or unverified ones).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// The account's phone number, only when the token said it is verified: the only
+    /// number an order is ever texted at. Never taken from a request body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PaymentStatus {
+    /// The order is recorded and its hold not asked for yet (or the answer not recorded).
+    Pending,
     Authorized,
     Captured,
     Voided,
     Refunded,
     Declined,
+    /// The capture failed: no money was taken.
+    Failed,
 }
 
 /// An order with what only the service sees: whose it is, its payment authorization, the
@@ -115,9 +131,30 @@ pub struct StoredOrder {
     pub customer: Customer,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_id: Option<String>,
+    /// The payment method the shopper checked out with: a hold asked for again (a retried
+    /// checkout, the settler) uses the same one under the same idempotency key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method: Option<String>,
     pub correlation_id: String,
     /// Bumped by every change; writes are conditional on it.
     pub version: u64,
+}
+
+impl StoredOrder {
+    /// Whether the saga still owes this order a step: a pending order must end confirmed or
+    /// rejected, and an order that will not be fulfilled must have its money returned.
+    /// The settler finds exactly these orders.
+    ///
+    /// An order cancelled before its hold was recorded counts too: the provider may have
+    /// made the hold (its answer lost), and only asking again under the same key can tell.
+    pub fn needs_settling(&self) -> bool {
+        let holds_money = matches!(self.order.payment_status, PaymentStatus::Authorized | PaymentStatus::Captured);
+        match self.order.status {
+            Status::Pending => true,
+            Status::Rejected | Status::Cancelled => holds_money || self.order.payment_status == PaymentStatus::Pending,
+            Status::Confirmed => false,
+        }
+    }
 }
 
 /// What order events carry: the order, and who to tell about it.
@@ -142,22 +179,20 @@ pub struct EventOrder {
 pub struct CheckoutInput {
     pub shipping_address: ShippingAddress,
     pub payment: PaymentInput,
-    #[serde(default)]
-    pub phone: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PaymentInput {
-    pub token: String,
+    /// A Stripe PaymentMethod id (`pm_…`), as Stripe.js creates from the card form.
+    pub payment_method: String,
 }
 
 /// A checkout request that passed validation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Checkout {
     pub shipping_address: ShippingAddress,
-    pub payment_token: String,
-    pub phone: Option<String>,
+    pub payment_method: String,
 }
 
 impl CheckoutInput {
@@ -183,21 +218,15 @@ impl CheckoutInput {
                 country.to_owned()
             },
         };
-        let phone = match self.phone.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(phone) => {
-                let digits = phone.strip_prefix('+').unwrap_or("");
-                if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(Problem::invalid(
-                        "phone",
-                        "phone is an E.164 number: + then 8 to 15 digits, such as +15555550100.",
-                    ));
-                }
-                Some(phone.to_owned())
-            }
-        };
-        let payment_token = required("payment.token", &self.payment.token, 255)?;
-        Ok(Checkout { shipping_address: address, payment_token, phone })
+        let payment_method = self.payment.payment_method.trim();
+        let id = payment_method.strip_prefix("pm_").unwrap_or("");
+        if id.is_empty() || id.len() > 250 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(Problem::invalid(
+                "payment.paymentMethod",
+                "paymentMethod is a Stripe PaymentMethod id such as pm_card_visa (Stripe.js creates one from the card form).",
+            ));
+        }
+        Ok(Checkout { shipping_address: address, payment_method: payment_method.to_owned() })
     }
 }
 
@@ -245,14 +274,22 @@ mod tests {
 
     fn valid() -> serde_json::Value {
         serde_json::json!({"shippingAddress": {"name": "Ada", "line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "US"},
-                           "payment": {"token": "tok_visa"}, "phone": "+15555550100"})
+                           "payment": {"paymentMethod": "pm_card_visa"}})
     }
 
     #[test]
     fn parses_a_checkout() {
         let checkout = input(valid()).unwrap();
-        assert_eq!(checkout.payment_token, "tok_visa");
-        assert_eq!(checkout.phone.as_deref(), Some("+15555550100"));
+        assert_eq!(checkout.payment_method, "pm_card_visa");
+    }
+
+    #[test]
+    fn a_phone_number_is_not_part_of_a_checkout() {
+        // Texts go to the account's verified number only, never to one a body names.
+        let mut body = valid();
+        body["phone"] = serde_json::json!("+15555550100");
+        let err = serde_json::from_value::<CheckoutInput>(body).unwrap_err();
+        assert!(err.to_string().contains("unknown field `phone`"), "{err}");
     }
 
     #[test]
@@ -260,8 +297,10 @@ mod tests {
         for (path, value, field) in [
             ("/shippingAddress/country", serde_json::json!("usa"), "shippingAddress.country"),
             ("/shippingAddress/name", serde_json::json!(" "), "shippingAddress.name"),
-            ("/phone", serde_json::json!("555-0100"), "phone"),
-            ("/payment/token", serde_json::json!(""), "payment.token"),
+            ("/payment/paymentMethod", serde_json::json!(""), "payment.paymentMethod"),
+            ("/payment/paymentMethod", serde_json::json!("tok_visa"), "payment.paymentMethod"),
+            ("/payment/paymentMethod", serde_json::json!("pm_"), "payment.paymentMethod"),
+            ("/payment/paymentMethod", serde_json::json!("pm_a b"), "payment.paymentMethod"),
         ] {
             let mut body = valid();
             *body.pointer_mut(path).unwrap() = value;

@@ -4,7 +4,9 @@
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use bookish_shared::sqs::Publisher;
+use std::time::SystemTime;
+
+use bookish_shared::sqs::{Publisher, DEADLINE_MARGIN};
 
 /// Where each order event goes.
 pub struct Routes {
@@ -16,8 +18,9 @@ impl Routes {
     pub fn destinations(&self, event_type: &str) -> Vec<&str> {
         match event_type {
             "OrderPlaced" => vec![&self.inventory_queue],
-            "OrderConfirmed" | "OrderRejected" => vec![&self.notification_queue],
-            "OrderCancelled" => vec![&self.inventory_queue, &self.notification_queue],
+            "OrderConfirmed" => vec![&self.notification_queue],
+            // Inventory releases what a rejected or cancelled order may hold.
+            "OrderRejected" | "OrderCancelled" => vec![&self.inventory_queue, &self.notification_queue],
             _ => vec![],
         }
     }
@@ -32,11 +35,24 @@ struct Head {
 }
 
 /// Relays the batch in order and stops at the first failure, reporting it: Lambda then
-/// retries the stream from that record, keeping the order of events.
-pub async fn relay(publisher: &dyn Publisher, routes: &Routes, event: Event) -> DynamoDbEventResponse {
+/// retries the stream from that record, keeping the order of events. Near `deadline` it
+/// stops the same way, before the record it has no time for.
+pub async fn relay(
+    publisher: &dyn Publisher,
+    routes: &Routes,
+    event: Event,
+    deadline: Option<SystemTime>,
+) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
     for record in event.records {
         let sequence = record.change.sequence_number.clone().unwrap_or_default();
+        if deadline.is_some_and(|d| d.duration_since(SystemTime::now()).unwrap_or_default() < DEADLINE_MARGIN) {
+            tracing::warn!(sequence, "stopped for the deadline; the stream resumes here");
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = Some(sequence);
+            response.batch_item_failures.push(failure);
+            return response;
+        }
         let body = match record.change.new_image.get("event") {
             Some(serde_dynamo::AttributeValue::S(body)) => body.clone(),
             _ => {

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use crate::cart_client::Caller;
 use crate::order::{CheckoutInput, IdempotencyKey, Order};
 use crate::service::{self, Services};
+use crate::OrderError;
 
 const DEFAULT_PAGE_SIZE: usize = 20;
 const MAX_PAGE_SIZE: usize = 100;
@@ -65,7 +66,7 @@ pub async fn handle(services: &Services<'_>, auth: &Authenticator, req: Request)
             };
             let scope = format!("orders|{customer}");
             let before = http::query_param(&req, "cursor").map(|c| cursor::decode(&scope, &c)).transpose()?;
-            let mut items = service::list_orders(services.store, &customer, limit + 1, before.as_deref()).await?;
+            let mut items = service::list_orders(services.saga.store, &customer, limit + 1, before.as_deref()).await?;
             let next_cursor = (items.len() > limit).then(|| {
                 items.truncate(limit);
                 cursor::encode(&scope, &items[limit - 1].id)
@@ -73,11 +74,22 @@ pub async fn handle(services: &Services<'_>, auth: &Authenticator, req: Request)
             Ok(http::json(StatusCode::OK, &OrderPage { items, next_cursor }))
         }
         (Method::GET, Some(id)) if !cancel => {
-            Ok(http::json(StatusCode::OK, &service::get_order(services.store, &customer, &id).await?))
+            let id = order_id(id)?;
+            Ok(http::json(StatusCode::OK, &service::get_order(services.saga.store, &customer, &id).await?))
         }
         (Method::POST, Some(id)) if cancel => {
-            Ok(http::json(StatusCode::OK, &service::cancel_order(services, &customer, &id, now).await?))
+            let id = order_id(id)?;
+            Ok(http::json(StatusCode::OK, &service::cancel_order(&services.saga, &customer, &id, now).await?))
         }
         _ => Err(http::method_not_allowed(&req)),
+    }
+}
+
+/// Order ids are UUIDs: anything else names no order (and never reaches the table, whose
+/// keys it could overflow).
+fn order_id(id: String) -> Result<String, OrderError> {
+    match uuid::Uuid::try_parse(&id) {
+        Ok(uuid) if uuid.hyphenated().to_string() == id => Ok(id),
+        _ => Err(OrderError::NotFound(id.chars().take(64).collect())),
     }
 }

@@ -1,8 +1,10 @@
-//! Who is calling. In AWS, API Gateway's JWT authorizer has already verified the Cognito
-//! token, and the claims are read from the request context it fills in. Locally there is
-//! no API Gateway in front, so the function verifies the bearer token itself against the
-//! local Cognito's JWKS. Neither path ever trusts an unverified token or a user id sent
-//! by the client.
+//! Who is calling. Every function verifies the caller's Cognito token itself (RS256
+//! signature against the user pool's JWKS, issuer, audience, expiry), in AWS as locally.
+//! API Gateway's JWT authorizer checks the same token first, but a function can also be
+//! invoked directly (one service calling another on a shopper's behalf), and an invoked
+//! event's request context says whatever its sender wrote: so claims are only ever read
+//! from a verified token, never from the event. The JWKS is fetched once per container,
+//! on the first request that needs it.
 
 use std::collections::HashMap;
 
@@ -10,6 +12,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use lambda_http::http::header;
 use lambda_http::{Request, RequestExt};
+use rustls::pki_types::pem::PemObject;
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
@@ -23,7 +26,12 @@ pub struct Claims {
     /// Cognito's immutable user id (`sub`): the only key user data is stored under.
     pub subject: String,
     pub username: Option<String>,
+    /// The account's email address, only when the token says it is verified
+    /// (`email_verified`); a token without that claim counts as unverified.
     pub email: Option<String>,
+    /// The account's phone number (`phone_number`), only when the token says it is verified
+    /// (`phone_number_verified`). The only number the store ever texts.
+    pub phone: Option<String>,
     pub groups: Vec<String>,
 }
 
@@ -34,24 +42,25 @@ impl Claims {
 }
 
 pub enum Authenticator {
-    /// Claims come from API Gateway's JWT authorizer (deployed in AWS).
-    ApiGateway,
-    /// Tokens are verified here (local stack, where nothing sits in front of the function).
+    /// Tokens are verified here: what every function runs.
     Jwks(JwksVerifier),
+    /// Trusts the JWT authorizer claims in the event's request context. Only for tests and
+    /// benchmarks fed sample events: `from_env` never builds it.
+    ApiGateway,
 }
 
 impl Authenticator {
-    /// `AUTH_JWKS_URL` (with `AUTH_ISSUER` and `AUTH_AUDIENCE`) is set only by the local
-    /// stack; the deployed template never sets it.
+    /// The user pool's issuer (`AUTH_ISSUER`) and app client (`AUTH_AUDIENCE`); the JWKS is
+    /// at `<issuer>/.well-known/jwks.json` unless `AUTH_JWKS_URL` says otherwise (the
+    /// local stack: moto serves it elsewhere).
     pub fn from_env() -> Result<Self, config::MissingEnv> {
-        match config::optional("AUTH_JWKS_URL") {
-            None => Ok(Self::ApiGateway),
-            Some(url) => Ok(Self::Jwks(JwksVerifier::new(
-                config::required("AUTH_ISSUER")?,
-                config::required("AUTH_AUDIENCE")?,
-                KeySource::Url(url),
-            ))),
-        }
+        let (issuer, audience) = (config::required("AUTH_ISSUER")?, config::required("AUTH_AUDIENCE")?);
+        Ok(Self::new(issuer, audience, config::optional("AUTH_JWKS_URL")))
+    }
+
+    pub fn new(issuer: String, audience: String, jwks_url: Option<String>) -> Self {
+        let url = jwks_url.unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json"));
+        Self::Jwks(JwksVerifier::new(issuer, audience, KeySource::Url(url)))
     }
 
     pub async fn authenticate(&self, req: &Request) -> Result<Claims, Problem> {
@@ -110,12 +119,24 @@ fn claims_from_strings(claims: &HashMap<String, String>) -> Option<Claims> {
                 .collect()
         })
         .unwrap_or_default();
+    let verified = |flag: &str| claims.get(flag).is_some_and(|value| value == "true");
     Some(Claims {
         subject,
         username: claims.get("cognito:username").or_else(|| claims.get("username")).cloned(),
-        email: claims.get("email").cloned(),
+        email: claims.get("email").filter(|_| verified("email_verified")).cloned(),
+        phone: claims.get("phone_number").filter(|_| verified("phone_number_verified")).cloned(),
         groups,
     })
+}
+
+/// Whether a `*_verified` claim says yes: Cognito writes a boolean, and API Gateway (or an
+/// older token) may carry it as the string `"true"`. Anything else, or no claim, is no.
+fn is_verified(flag: Option<&serde_json::Value>) -> bool {
+    match flag {
+        Some(serde_json::Value::Bool(verified)) => *verified,
+        Some(serde_json::Value::String(text)) => text == "true",
+        _ => false,
+    }
 }
 
 pub enum KeySource {
@@ -145,6 +166,9 @@ struct TokenClaims {
     cognito_username: Option<String>,
     username: Option<String>,
     email: Option<String>,
+    email_verified: Option<serde_json::Value>,
+    phone_number: Option<String>,
+    phone_number_verified: Option<serde_json::Value>,
 }
 
 impl JwksVerifier {
@@ -175,7 +199,8 @@ impl JwksVerifier {
         Ok(Claims {
             subject: claims.sub,
             username: claims.cognito_username.or(claims.username),
-            email: claims.email,
+            email: claims.email.filter(|_| is_verified(claims.email_verified.as_ref())),
+            phone: claims.phone_number.filter(|_| is_verified(claims.phone_number_verified.as_ref())),
             groups: claims.groups,
         })
     }
@@ -197,7 +222,18 @@ async fn fetch_jwks(url: &str) -> Result<JwkSet, Box<dyn std::error::Error + Sen
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
 
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<&[u8]>>();
+    // Cognito's certificate chains to Amazon's roots, the ones the SDK clients trust.
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(crate::aws::AWS_ROOTS) {
+        roots.add(cert?)?;
+    }
+    let tls =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let https = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().build();
+    let client = Client::builder(TokioExecutor::new()).build::<_, Empty<bytes::Bytes>>(https);
     let response = client.get(url.parse()?).await?;
     if !response.status().is_success() {
         return Err(format!("JWKS at {url} answered {}", response.status()).into());
@@ -269,6 +305,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn keeps_only_verified_contacts() {
+        let contacts = |extra: serde_json::Value| async move {
+            let mut claims = id_token_claims();
+            for (key, value) in extra.as_object().unwrap() {
+                claims[key] = value.clone();
+            }
+            let claims = verifier().verify(&sign(claims, PRIVATE_PEM)).await.unwrap();
+            (claims.email, claims.phone)
+        };
+        let (email, phone) = (Some("ada@example.com".to_owned()), Some("+15555550100".to_owned()));
+        // Verified, as a boolean or as the string API Gateway flattens it to.
+        let verified = json!({"email": "ada@example.com", "email_verified": true,
+                              "phone_number": "+15555550100", "phone_number_verified": true});
+        assert_eq!(contacts(verified).await, (email.clone(), phone.clone()));
+        let as_strings = json!({"email": "ada@example.com", "email_verified": "true",
+                                "phone_number": "+15555550100", "phone_number_verified": "true"});
+        assert_eq!(contacts(as_strings).await, (email.clone(), phone.clone()));
+        // Unverified, or not said to be verified: dropped.
+        let unverified = json!({"email": "ada@example.com", "email_verified": false,
+                                "phone_number": "+15555550100", "phone_number_verified": "false"});
+        assert_eq!(contacts(unverified).await, (None, None));
+        let unsaid = json!({"email": "ada@example.com", "phone_number": "+15555550100"});
+        assert_eq!(contacts(unsaid).await, (None, None));
+        let odd = json!({"email": "ada@example.com", "email_verified": 1,
+                         "phone_number": "+15555550100", "phone_number_verified": "TRUE"});
+        assert_eq!(contacts(odd).await, (None, None));
+        // Each on its own.
+        let email_only = json!({"email": "ada@example.com", "email_verified": "true",
+                                "phone_number": "+15555550100", "phone_number_verified": false});
+        assert_eq!(contacts(email_only).await, (email, None));
+    }
+
+    #[tokio::test]
     async fn refuses_wrong_signature_expiry_issuer_or_audience() {
         let bad = [
             ("forged", sign(id_token_claims(), OTHER_PRIVATE_PEM)),
@@ -311,7 +380,35 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn in_aws_reads_the_authorizer_claims() {
+    async fn forged_authorizer_claims_are_never_read() {
+        // A direct invoke can carry any request context: without a token it is nobody.
+        let auth = Authenticator::Jwks(verifier());
+        let forged = [("sub", "victim"), ("cognito:groups", "[admin]")];
+        let req = request_with_authorizer_claims(&forged, None);
+        assert_eq!(auth.authenticate(&req).await.unwrap_err().status(), 401);
+        // With a real token, the token says who it is, whatever the context claims.
+        let token = sign(with_claim("cognito:groups", json!([])), PRIVATE_PEM);
+        let req = request_with_authorizer_claims(&forged, Some(&token));
+        let claims = auth.authenticate(&req).await.unwrap();
+        assert_eq!((claims.subject.as_str(), claims.is_member_of(ADMIN_GROUP)), ("user-1", false));
+        assert_eq!(auth.require_group(&req, ADMIN_GROUP).await.unwrap_err().status(), 403);
+    }
+
+    #[test]
+    fn the_jwks_is_the_issuers_unless_configured() {
+        let jwks_url = |auth: Authenticator| match auth {
+            Authenticator::Jwks(JwksVerifier { source: KeySource::Url(url), .. }) => url,
+            _ => panic!("every function verifies tokens"),
+        };
+        let issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_pool";
+        let deployed = Authenticator::new(issuer.into(), "client".into(), None);
+        assert_eq!(jwks_url(deployed), format!("{issuer}/.well-known/jwks.json"));
+        let local = Authenticator::new(issuer.into(), "client".into(), Some("http://127.0.0.1:5051/p/jwks".into()));
+        assert_eq!(jwks_url(local), "http://127.0.0.1:5051/p/jwks");
+    }
+
+    #[tokio::test]
+    async fn sample_events_reads_the_authorizer_claims() {
         let req = request_with_authorizer_claims(&[("sub", "user-3"), ("cognito:groups", "[shoppers admin]")], None);
         let claims = Authenticator::ApiGateway.require_group(&req, ADMIN_GROUP).await.unwrap();
         assert_eq!(claims.subject, "user-3");
@@ -319,13 +416,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn in_aws_a_non_member_is_forbidden() {
+    async fn sample_events_keep_only_verified_contacts() {
+        let contacts = |claims: &[(&str, &str)]| {
+            let claims = authorizer_claims(&request_with_authorizer_claims(claims, None)).unwrap();
+            (claims.email, claims.phone)
+        };
+        let (email, phone) = (Some("ada@example.com".to_owned()), Some("+15555550100".to_owned()));
+        let base = [("sub", "user-5"), ("email", "ada@example.com"), ("phone_number", "+15555550100")];
+        let with = |flags: &[(&'static str, &'static str)]| [&base[..], flags].concat();
+        assert_eq!(contacts(&with(&[("email_verified", "true"), ("phone_number_verified", "true")])), (email, phone));
+        assert_eq!(contacts(&with(&[("email_verified", "false"), ("phone_number_verified", "false")])), (None, None));
+        assert_eq!(contacts(&base), (None, None));
+    }
+
+    #[tokio::test]
+    async fn sample_events_a_non_member_is_forbidden() {
         let req = request_with_authorizer_claims(&[("sub", "user-4")], None);
         assert_eq!(Authenticator::ApiGateway.require_group(&req, ADMIN_GROUP).await.unwrap_err().status(), 403);
     }
 
     #[tokio::test]
-    async fn in_aws_a_token_without_authorizer_claims_is_never_trusted() {
+    async fn sample_events_a_token_without_authorizer_claims_is_never_trusted() {
         // Even a well-signed admin token is ignored when API Gateway did not vouch for it.
         let token = sign(id_token_claims(), PRIVATE_PEM);
         let mut req = Request::new(Body::Empty);

@@ -6,7 +6,7 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext,
 
 /// Amazon Trust Services' roots and the Starfield root that cross-signs them: the
 /// certificate of every AWS service endpoint chains to one of these.
-const AWS_ROOTS: &[u8] = include_bytes!("../certs/aws-roots.pem");
+pub(crate) const AWS_ROOTS: &[u8] = include_bytes!("../certs/aws-roots.pem");
 
 /// The SDK's defaults but for TLS, which trusts only the roots AWS endpoints use. The
 /// default HTTPS client reads and parses the system's whole root store (~150 certificates;

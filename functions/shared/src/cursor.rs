@@ -3,8 +3,9 @@
 //! A cursor carries the sort position of the last item a page returned, bound to the
 //! query it came from by a digest over (scope, position): a cursor that was edited, cut
 //! short or taken from another query is refused instead of silently paging somewhere
-//! else. The digest is not a secret, so callers must still treat the decoded position as
-//! untrusted input that can only move within the caller's own partition.
+//! else. The digest is not a secret: anyone can mint a cursor whose digest checks. So a
+//! decoded position is untrusted input, and callers whose position becomes a key must
+//! check that it is one their query could have made (`decode_admitted`).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -20,12 +21,6 @@ pub fn encode(scope: &str, position: &str) -> String {
 
 /// Returns the position a cursor was made from, or a 400 problem naming the `cursor` field.
 pub fn decode(scope: &str, cursor: &str) -> Result<String, Problem> {
-    let invalid = || {
-        Problem::invalid(
-            "cursor",
-            "The cursor is not valid for this query. Use the nextCursor of the previous page unchanged, with the same filters.",
-        )
-    };
     let (position, mac) = cursor.split_once('.').ok_or_else(invalid)?;
     let position = URL_SAFE_NO_PAD.decode(position).map_err(|_| invalid())?;
     let position = String::from_utf8(position).map_err(|_| invalid())?;
@@ -34,6 +29,25 @@ pub fn decode(scope: &str, cursor: &str) -> Result<String, Problem> {
         return Err(invalid());
     }
     Ok(position)
+}
+
+/// `decode`, and the position must also be one the caller's query could have made
+/// (`admits`, e.g. inside its key range and the key size limits): the same 400 problem
+/// otherwise, for a forged cursor is as invalid as an edited one.
+pub fn decode_admitted(scope: &str, cursor: &str, admits: impl FnOnce(&str) -> bool) -> Result<String, Problem> {
+    let position = decode(scope, cursor)?;
+    if admits(&position) {
+        Ok(position)
+    } else {
+        Err(invalid())
+    }
+}
+
+fn invalid() -> Problem {
+    Problem::invalid(
+        "cursor",
+        "The cursor is not valid for this query. Use the nextCursor of the previous page unchanged, with the same filters.",
+    )
 }
 
 fn digest(scope: &str, position: &str) -> [u8; DIGEST_BYTES] {
@@ -77,6 +91,19 @@ mod tests {
                 assert!(decode("books:all", &tampered).is_err(), "accepted {tampered}");
             }
         }
+    }
+
+    #[test]
+    fn refuses_a_well_minted_position_the_caller_does_not_admit() {
+        // Anyone can mint a cursor: the digest is no secret.
+        let forged = encode("books:all", "animal farm#b-2");
+        let in_range = |position: &str| position.starts_with("the ");
+        let err = decode_admitted("books:all", &forged, in_range).unwrap_err();
+        assert_eq!(err.status(), 400);
+        assert_eq!(err.field.as_deref(), Some("cursor"));
+        let real = encode("books:all", "the hobbit#b-3");
+        assert_eq!(decode_admitted("books:all", &real, in_range).unwrap(), "the hobbit#b-3");
+        assert!(decode_admitted("books:other", &real, in_range).is_err());
     }
 
     #[test]

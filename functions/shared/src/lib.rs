@@ -14,6 +14,8 @@ pub mod http;
 pub mod invoke;
 pub mod money;
 pub mod problem;
+#[cfg(feature = "secrets")]
+pub mod secrets;
 #[cfg(feature = "sqs")]
 pub mod sqs;
 pub mod telemetry;

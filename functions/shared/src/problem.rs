@@ -16,10 +16,15 @@ pub enum ProblemKind {
     MethodNotAllowed,
     Conflict,
     PreconditionFailed,
+    PreconditionRequired,
     PayloadTooLarge,
     UnsupportedMediaType,
     UnprocessableContent,
     Internal,
+    /// A provider the request depends on is down: the same request may succeed later.
+    ServiceUnavailable,
+    /// The caller went over a rate limit; `Problem::retry_after` says when to come back.
+    TooManyRequests,
 }
 
 impl ProblemKind {
@@ -32,10 +37,13 @@ impl ProblemKind {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::UnprocessableContent => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -48,10 +56,13 @@ impl ProblemKind {
             Self::MethodNotAllowed => "method-not-allowed",
             Self::Conflict => "conflict",
             Self::PreconditionFailed => "precondition-failed",
+            Self::PreconditionRequired => "precondition-required",
             Self::PayloadTooLarge => "payload-too-large",
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::UnprocessableContent => "unprocessable-content",
             Self::Internal => "internal-error",
+            Self::ServiceUnavailable => "service-unavailable",
+            Self::TooManyRequests => "too-many-requests",
         }
     }
 
@@ -64,10 +75,13 @@ impl ProblemKind {
             Self::MethodNotAllowed => "Method not allowed",
             Self::Conflict => "Conflict",
             Self::PreconditionFailed => "The resource has changed",
+            Self::PreconditionRequired => "The request must be conditional",
             Self::PayloadTooLarge => "The request body is too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::UnprocessableContent => "The request cannot be processed",
             Self::Internal => "Something went wrong on our side",
+            Self::ServiceUnavailable => "A service we depend on is not answering",
+            Self::TooManyRequests => "Too many requests",
         }
     }
 }
@@ -79,11 +93,13 @@ pub struct Problem {
     pub kind: ProblemKind,
     pub detail: String,
     pub field: Option<String>,
+    /// Seconds after which the request may succeed (the `Retry-After` header).
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
     pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
-        Self { kind, detail: detail.into(), field: None }
+        Self { kind, detail: detail.into(), field: None, retry_after: None }
     }
 
     pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -92,6 +108,11 @@ impl Problem {
 
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(ProblemKind::NotFound, detail)
+    }
+
+    /// 429: over a rate limit; come back after `seconds`.
+    pub fn too_many_requests(detail: impl Into<String>, seconds: u64) -> Self {
+        Self { retry_after: Some(seconds), ..Self::new(ProblemKind::TooManyRequests, detail) }
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
@@ -116,6 +137,9 @@ impl Problem {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
         if self.kind == ProblemKind::Unauthorized {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -158,6 +182,14 @@ mod tests {
         assert_eq!(json["status"], 400);
         assert_eq!(json["field"], "price.amount");
         assert_eq!(json["detail"], "The price cannot be negative.");
+    }
+
+    #[test]
+    fn too_many_requests_says_when_to_retry() {
+        let response = Problem::too_many_requests("slow down", 17).into_response();
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "17");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], CONTENT_TYPE);
     }
 
     #[test]

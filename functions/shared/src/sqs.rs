@@ -4,9 +4,10 @@
 
 use std::future::Future;
 use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::MessageAttributeValue;
 use serde::Serialize;
@@ -24,36 +25,45 @@ where
     F: Fn(Envelope<serde_json::Value>) -> Fut,
     Fut: Future<Output = Result<(), ConsumerError>>,
 {
+    for_each_record_until(event, request_id, None, handle).await
+}
+
+/// How long before the invocation's deadline a consumer stops, to answer in time.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
+
+/// `for_each_record`, stopping `DEADLINE_MARGIN` before `deadline` (the Lambda context's):
+/// the record being handled then is cut short, and it and every record not reached are
+/// reported as failures, so SQS delivers them again instead of the whole batch timing
+/// out. Cutting a handler short is safe because every step a consumer takes is recorded
+/// and idempotent.
+pub async fn for_each_record_until<F, Fut>(
+    event: SqsEvent,
+    request_id: &str,
+    deadline: Option<SystemTime>,
+    handle: F,
+) -> SqsBatchResponse
+where
+    F: Fn(Envelope<serde_json::Value>) -> Fut,
+    Fut: Future<Output = Result<(), ConsumerError>>,
+{
     let mut response = SqsBatchResponse::default();
+    let mut out_of_time = false;
     for record in event.records {
         let message_id = record.message_id.clone().unwrap_or_default();
-        let receive_count = record.attributes.get("ApproximateReceiveCount").cloned().unwrap_or_default();
-        let envelope: Result<Envelope<serde_json::Value>, _> =
-            serde_json::from_str(record.body.as_deref().unwrap_or(""));
-        let result = match envelope {
-            Err(err) => {
-                tracing::error!(request_id, message_id, receive_count, error = %err, "message is not an event envelope");
-                Err(err.into())
-            }
-            Ok(envelope) => {
-                let span = tracing::info_span!(
-                    "message",
-                    request_id,
-                    message_id,
-                    event_id = %envelope.event_id,
-                    event_type = %envelope.kind,
-                    correlation_id = %envelope.correlation_id,
-                );
-                async {
-                    let result = handle(envelope).await;
-                    match &result {
-                        Ok(()) => tracing::info!(receive_count, "handled"),
-                        Err(err) => tracing::warn!(receive_count, error = %err, "failed; will be retried"),
-                    }
-                    result
-                }
-                .instrument(span)
-                .await
+        let left =
+            deadline.map(|d| d.duration_since(SystemTime::now()).unwrap_or_default().saturating_sub(DEADLINE_MARGIN));
+        out_of_time |= left.is_some_and(|left| left.is_zero());
+        let result = if out_of_time {
+            Err("not reached before the deadline".into())
+        } else {
+            let handled = handle_one(&record, request_id, &handle);
+            match left {
+                None => handled.await,
+                Some(left) => tokio::time::timeout(left, handled).await.unwrap_or_else(|_| {
+                    out_of_time = true;
+                    tracing::warn!(request_id, message_id, "cut short by the deadline; will be retried");
+                    Err("cut short by the deadline".into())
+                }),
             }
         };
         if result.is_err() {
@@ -62,7 +72,54 @@ where
             response.batch_item_failures.push(failure);
         }
     }
+    if out_of_time {
+        tracing::warn!(request_id, left = response.batch_item_failures.len(), "stopped for the deadline");
+    }
     response
+}
+
+async fn handle_one<F, Fut>(record: &SqsMessage, request_id: &str, handle: &F) -> Result<(), ConsumerError>
+where
+    F: Fn(Envelope<serde_json::Value>) -> Fut,
+    Fut: Future<Output = Result<(), ConsumerError>>,
+{
+    let message_id = record.message_id.as_deref().unwrap_or_default();
+    let receive_count = record.attributes.get("ApproximateReceiveCount").cloned().unwrap_or_default();
+    let envelope: Envelope<serde_json::Value> = match serde_json::from_str(record.body.as_deref().unwrap_or("")) {
+        Err(err) => {
+            tracing::error!(request_id, message_id, receive_count, error = %err, "message is not an event envelope");
+            return Err(err.into());
+        }
+        Ok(envelope) => envelope,
+    };
+    let span = tracing::info_span!(
+        "message",
+        request_id,
+        message_id,
+        event_id = %envelope.event_id,
+        event_type = %envelope.kind,
+        correlation_id = %envelope.correlation_id,
+    );
+    async {
+        let result = handle(envelope).await;
+        match &result {
+            Ok(()) => tracing::info!(receive_count, "handled"),
+            Err(err) => tracing::warn!(receive_count, error = %err, "failed; will be retried"),
+        }
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+/// The deadline of a Lambda invocation (its context's milliseconds since the epoch), or
+/// `None` when it is not one Lambda would give: already past as the invocation starts, or
+/// further off than Lambda's 15-minute maximum. Emulators send such values (`cargo lambda
+/// watch` sends the constant 600,000), and a deadline in 1970 would stop every batch.
+pub fn deadline_of(deadline_ms: u64) -> Option<SystemTime> {
+    let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    let left = deadline.duration_since(SystemTime::now()).ok()?;
+    (left <= Duration::from_secs(15 * 60)).then_some(deadline)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,7 +228,6 @@ impl Publisher for MemoryPublisher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_lambda_events::event::sqs::SqsMessage;
 
     fn message(id: &str, body: &str) -> SqsMessage {
         let mut message = SqsMessage::default();
@@ -196,5 +252,58 @@ mod tests {
         .await;
         let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
         assert_eq!(failed, ["m2", "m3"]);
+    }
+
+    fn batch(kinds: &[&str]) -> SqsEvent {
+        let mut event = SqsEvent::default();
+        event.records = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, kind)| {
+                let body = format!(r#"{{"eventId":"e{i}","type":"{kind}","version":1,"occurredAt":"t","correlationId":"c","data":{{}}}}"#);
+                message(&format!("m{i}"), &body)
+            })
+            .collect();
+        event
+    }
+
+    fn failed(response: &SqsBatchResponse) -> Vec<&str> {
+        response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_batch_past_its_deadline_is_handed_back_untouched() {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let deadline = SystemTime::now() + DEADLINE_MARGIN / 2;
+        let response = for_each_record_until(batch(&["Fast", "Fast"]), "r", Some(deadline), |_| async {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        })
+        .await;
+        assert_eq!(failed(&response), ["m0", "m1"]);
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_slow_record_is_cut_short_and_the_rest_reported_unreached() {
+        let deadline = SystemTime::now() + DEADLINE_MARGIN + Duration::from_millis(300);
+        let response =
+            for_each_record_until(batch(&["Fast", "Slow", "Fast"]), "r", Some(deadline), |envelope| async move {
+                if envelope.kind == "Slow" {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                }
+                Ok(())
+            })
+            .await;
+        assert_eq!(failed(&response), ["m1", "m2"], "the first was handled; the rest go back to the queue");
+    }
+
+    #[test]
+    fn only_a_plausible_deadline_counts() {
+        let ms = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let soon = SystemTime::now() + Duration::from_secs(10);
+        assert!(deadline_of(ms(soon)).is_some());
+        assert_eq!(deadline_of(600_000), None, "cargo lambda watch's constant");
+        assert_eq!(deadline_of(ms(SystemTime::now() + Duration::from_secs(3600))), None);
     }
 }

@@ -3,17 +3,20 @@
 //! table's TTL attribute, pushed 30 days out by every change).
 //!
 //! Each change is one UpdateItem on one map entry, so concurrent changes to different
-//! books never overwrite each other; conditions keep the 50-line limit.
+//! books never overwrite each other; conditions keep the 50-line limit. Removing the
+//! lines an order took is one UpdateItem too, conditioned on the quantity of every line
+//! it lists.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use bookish_shared::dynamo::{n, s, Item};
 use time::OffsetDateTime;
 
 use super::{CartStore, StoreError};
-use crate::cart::{Quantity, StoredCart, StoredLine, LIFETIME, MAX_LINES};
+use crate::cart::{ExpectedLine, Quantity, StoredCart, StoredLine, LIFETIME, MAX_LINES};
 use bookish_shared::events::rfc3339;
 
 pub struct DynamoCartStore {
@@ -39,7 +42,8 @@ impl DynamoCartStore {
         Item::from([("pk".to_owned(), s(format!("CART#{owner}")))])
     }
 
-    /// One conditional UpdateItem that stamps the cart's `updatedAt` and TTL.
+    /// One conditional UpdateItem on one line (`#book`) that stamps the cart's `updatedAt`
+    /// and TTL.
     async fn update(
         &self,
         owner: &str,
@@ -47,6 +51,26 @@ impl DynamoCartStore {
         expression: &str,
         condition: &str,
         values: Vec<(&str, AttributeValue)>,
+        now: OffsetDateTime,
+    ) -> Result<Outcome, StoreError> {
+        let names: Vec<(String, String)> = if expression.contains("#book") || condition.contains("#book") {
+            vec![("#book".to_owned(), book_id.to_owned())]
+        } else {
+            Vec::new()
+        };
+        let values = values.into_iter().map(|(name, value)| (name.to_owned(), value)).collect();
+        self.update_named(owner, expression, condition, names, values, now).await
+    }
+
+    /// One conditional UpdateItem, with its own expression attribute names and values,
+    /// that stamps the cart's `updatedAt` and TTL.
+    async fn update_named(
+        &self,
+        owner: &str,
+        expression: &str,
+        condition: &str,
+        names: Vec<(String, String)>,
+        values: Vec<(String, AttributeValue)>,
         now: OffsetDateTime,
     ) -> Result<Outcome, StoreError> {
         let mut request = self
@@ -61,8 +85,8 @@ impl DynamoCartStore {
             .expression_attribute_values(":now", s(rfc3339(now)))
             .expression_attribute_values(":expires", n((now + LIFETIME).unix_timestamp()))
             .return_values(ReturnValue::AllNew);
-        if expression.contains("#book") || condition.contains("#book") {
-            request = request.expression_attribute_names("#book", book_id);
+        for (name, attribute) in names {
+            request = request.expression_attribute_names(name, attribute);
         }
         for (name, value) in values {
             request = request.expression_attribute_values(name, value);
@@ -170,6 +194,64 @@ impl CartStore for DynamoCartStore {
         }
     }
 
+    async fn remove_lines(&self, owner: &str, lines: &[ExpectedLine], now: OffsetDateTime) -> Result<(), StoreError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        for _ in 0..ATTEMPTS {
+            let Some(cart) = self.get(owner).await? else { return Ok(()) };
+            let holds = |expected: &ExpectedLine| {
+                cart.lines.iter().any(|line| line.book_id == expected.book_id && line.quantity == expected.quantity)
+            };
+            // Remove the lines that hold their quantity, in one UpdateItem whose condition is
+            // this very reading of every listed line: each removed line still holds its
+            // quantity, each kept one still does not. Then the write is exactly "remove what
+            // holds its quantity now", or it fails and we read again.
+            let (mut removals, mut conditions, mut names, mut values) = (vec![], vec![], vec![], vec![]);
+            for (i, expected) in lines.iter().enumerate() {
+                let (name, value) = (format!("#b{i}"), format!(":q{i}"));
+                if holds(expected) {
+                    removals.push(format!("#lines.{name}"));
+                    conditions.push(format!("#lines.{name}.quantity = {value}"));
+                } else {
+                    conditions
+                        .push(format!("(attribute_not_exists(#lines.{name}) OR #lines.{name}.quantity <> {value})"));
+                }
+                names.push((name, expected.book_id.clone()));
+                values.push((value, n(expected.quantity.get())));
+            }
+            if removals.is_empty() {
+                return Ok(());
+            }
+            let expression = format!("REMOVE {} SET", removals.join(", "));
+            match self.update_named(owner, &expression, &conditions.join(" AND "), names, values, now).await? {
+                Outcome::Done(cart) => return self.delete_if_empty(owner, &cart).await,
+                Outcome::ConditionFailed => continue, // a listed line changed under us: read again
+            }
+        }
+        // Still racing: settle for one conditional UpdateItem per line, each exact on its own.
+        let mut last = None;
+        for expected in lines {
+            let outcome = self
+                .update(
+                    owner,
+                    &expected.book_id,
+                    "REMOVE #lines.#book SET",
+                    "#lines.#book.quantity = :quantity",
+                    vec![(":quantity", n(expected.quantity.get()))],
+                    now,
+                )
+                .await?;
+            if let Outcome::Done(cart) = outcome {
+                last = Some(cart);
+            }
+        }
+        match last {
+            Some(cart) => self.delete_if_empty(owner, &cart).await,
+            None => Ok(()),
+        }
+    }
+
     async fn clear(&self, owner: &str) -> Result<(), StoreError> {
         self.client
             .delete_item()
@@ -179,6 +261,33 @@ impl CartStore for DynamoCartStore {
             .await
             .map_err(|e| StoreError::Unavailable(DisplayErrorContext(&e).to_string()))?;
         Ok(())
+    }
+}
+
+impl DynamoCartStore {
+    /// Deletes a cart whose last line was just removed (as `clear` would), unless a line
+    /// arrived in the meantime.
+    async fn delete_if_empty(&self, owner: &str, cart: &StoredCart) -> Result<(), StoreError> {
+        if !cart.lines.is_empty() {
+            return Ok(());
+        }
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(owner)))
+            .condition_expression("size(#lines) = :zero")
+            .expression_attribute_names("#lines", "lines")
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if matches!(err.as_service_error(), Some(DeleteItemError::ConditionalCheckFailedException(_))) => {
+                Ok(())
+            }
+            Err(err) => Err(StoreError::Unavailable(DisplayErrorContext(&err).to_string())),
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{CartStore, StoreError};
-use crate::cart::{Quantity, StoredCart, StoredLine, MAX_LINES};
+use crate::cart::{ExpectedLine, Quantity, StoredCart, StoredLine, MAX_LINES};
 use bookish_shared::events::rfc3339;
 
 #[derive(Default)]
@@ -54,6 +54,22 @@ impl CartStore for MemoryCartStore {
             cart.updated_at = rfc3339(now);
             cart.clone()
         }))
+    }
+
+    async fn remove_lines(&self, owner: &str, lines: &[ExpectedLine], now: OffsetDateTime) -> Result<(), StoreError> {
+        let mut carts = self.carts.lock().unwrap();
+        let Some(cart) = carts.get_mut(owner) else { return Ok(()) };
+        let before = cart.lines.len();
+        cart.lines.retain(|line| {
+            !lines.iter().any(|expected| expected.book_id == line.book_id && expected.quantity == line.quantity)
+        });
+        if cart.lines.len() < before {
+            cart.updated_at = rfc3339(now);
+            if cart.lines.is_empty() {
+                carts.remove(owner);
+            }
+        }
+        Ok(())
     }
 
     async fn clear(&self, owner: &str) -> Result<(), StoreError> {

@@ -9,7 +9,7 @@ pub use memory::MemoryCartStore;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::cart::{Quantity, StoredCart};
+use crate::cart::{ExpectedLine, Quantity, StoredCart};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -41,6 +41,12 @@ pub trait CartStore: Send + Sync {
         book_id: &str,
         now: OffsetDateTime,
     ) -> Result<Option<StoredCart>, StoreError>;
+
+    /// Removes each listed line that still holds exactly its listed quantity; a line whose
+    /// quantity changed, and any line not listed, stays. Lines not in the cart are ignored.
+    /// If this leaves the cart with no lines, the cart is deleted as by `clear`. (Checkout
+    /// removes what it ordered this way, so a line added or changed meanwhile survives.)
+    async fn remove_lines(&self, owner: &str, lines: &[ExpectedLine], now: OffsetDateTime) -> Result<(), StoreError>;
 
     async fn clear(&self, owner: &str) -> Result<(), StoreError>;
 }

@@ -19,13 +19,11 @@ use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem}
 use aws_sdk_dynamodb::Client;
 use bookish_shared::dynamo::{failed_conditions, n, s, Item};
 
-use super::{BookFilter, BookStore, Scope, StoreError};
+use super::{BookFilter, BookStore, Scope, StoreError, PREFIX_END};
 use crate::book::Book;
 
 const BY_TITLE: &str = "byTitle";
 const BY_AUTHOR: &str = "byAuthor";
-/// Sorts after every character a folded title can hold: the end of a prefix range.
-const PREFIX_END: char = '\u{10FFFF}';
 
 pub struct DynamoBookStore {
     client: Client,

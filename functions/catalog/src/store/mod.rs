@@ -8,7 +8,10 @@ pub use memory::MemoryBookStore;
 
 use async_trait::async_trait;
 
-use crate::book::Book;
+use crate::book::{is_plausible_id, Book, MAX_TITLE_KEY_BYTES};
+
+/// Sorts after every character a folded title can hold: the end of a prefix range.
+pub(crate) const PREFIX_END: char = '\u{10FFFF}';
 
 /// Which books a listing walks. Every listing is ordered by `Book::position`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +49,22 @@ impl BookFilter {
         };
         in_scope && self.title_prefix.as_ref().is_none_or(|prefix| book.position().starts_with(prefix.as_str()))
     }
+
+    /// Whether this listing could have handed out `position` (see `Book::position`): a
+    /// folded title of at most `MAX_TITLE_KEY_BYTES`, `#`, a plausible id; and inside the
+    /// title prefix, if the listing has one.
+    ///
+    /// A cursor's digest binds it to its query but is no secret, so a decoded position is
+    /// untrusted input, and it becomes the start of the query's sort-key range: outside
+    /// the prefix it would list books the query does not match, and a malformed one
+    /// (empty, too long, past the range's end) is refused by DynamoDB.
+    pub fn admits_position(&self, position: &str) -> bool {
+        let Some((title_key, id)) = position.rsplit_once('#') else { return false };
+        title_key.len() <= MAX_TITLE_KEY_BYTES
+            && !title_key.contains(['#', PREFIX_END])
+            && is_plausible_id(id)
+            && self.title_prefix.as_deref().is_none_or(|prefix| title_key.starts_with(prefix))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,4 +96,44 @@ pub trait BookStore: Send + Sync {
 
     /// Up to `limit` books matching `filter` whose position is after `after`, in order.
     async fn list(&self, filter: &BookFilter, limit: usize, after: Option<&str>) -> Result<Vec<Book>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(scope: Scope, prefix: Option<&str>) -> BookFilter {
+        BookFilter { scope, title_prefix: prefix.map(str::to_owned) }
+    }
+
+    #[test]
+    fn admits_the_positions_of_its_own_books_only() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let everything = filter(Scope::All, None);
+        let prefixed = filter(Scope::Author("ada".into()), Some("the gr"));
+        for position in [format!("the great gatsby#{id}"), format!("the gr#{id}"), format!("#{id}")] {
+            assert!(everything.admits_position(&position), "{position}");
+        }
+        assert!(prefixed.admits_position(&format!("the great gatsby#{id}")));
+        assert!(prefixed.admits_position(&format!("the gr#{id}")));
+        for outside in [format!("animal farm#{id}"), format!("the g#{id}"), format!("zzz#{id}"), format!("#{id}")] {
+            assert!(!prefixed.admits_position(&outside), "{outside}");
+            assert!(everything.admits_position(&outside), "{outside}");
+        }
+        let long_title = "x".repeat(MAX_TITLE_KEY_BYTES);
+        assert!(everything.admits_position(&format!("{long_title}#{id}")));
+        for malformed in [
+            String::new(),
+            "the great gatsby".into(),
+            "the great gatsby#".into(),
+            "the great gatsby#a.b".into(),
+            format!("the great gatsby#{}", "x".repeat(65)),
+            format!("x{long_title}#{id}"),
+            format!("the#great#{id}"),
+            format!("the gr{PREFIX_END}#{id}"),
+        ] {
+            assert!(!everything.admits_position(&malformed), "{malformed:?}");
+            assert!(!prefixed.admits_position(&malformed), "{malformed:?}");
+        }
+    }
 }

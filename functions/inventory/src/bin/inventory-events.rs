@@ -16,9 +16,11 @@ async fn main() -> Result<(), Error> {
     let deps = Deps { store: &store, publisher: &publisher, order_stock_queue_url: &queue_url };
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let request_id = event.context.request_id;
-        let response =
-            sqs::for_each_record(event.payload, &request_id, |envelope| consumer::handle(deps, envelope)).await;
+        let (request_id, deadline) = (event.context.request_id, sqs::deadline_of(event.context.deadline));
+        let response = sqs::for_each_record_until(event.payload, &request_id, deadline, |envelope| {
+            consumer::handle(deps, envelope)
+        })
+        .await;
         Ok::<_, Error>(response)
     }))
     .await

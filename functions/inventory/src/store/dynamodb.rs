@@ -1,6 +1,8 @@
 //! The stock table in DynamoDB: one key attribute, `pk`.
 //!
-//! - stock:       pk `STOCK#<bookId>`, `bookId`, `available` (N, never negative), `updatedAt`.
+//! - stock:       pk `STOCK#<bookId>`, `bookId`, `available` (N, never negative), `version`
+//!   (N, +1 on every change; missing on items written before versions, which read as 0),
+//!   `updatedAt`.
 //! - reservation: pk `RESERVATION#<orderId>`, `orderId`, `customerId`, `status`
 //!   (RESERVED | REJECTED | RELEASED | CANCELLED), `lines` [{bookId, quantity}],
 //!   `shortages` [{bookId, requested, available}], `at` (when decided), `updatedAt`.
@@ -10,21 +12,33 @@
 //! the reservation put guarded by `attribute_not_exists(pk)`. Either all of it happens or
 //! none, and a second delivery of the same order fails on the reservation and reads it.
 //! Releasing is the mirror image, guarded by `status = RESERVED`, so it happens once.
+//!
+//! Every write to a stock item, those two included, does `ADD version 1`. An admin's set is
+//! one UpdateItem guarded by the version the admin read (`version = :v`, or for version 0
+//! `attribute_not_exists(version)`; for `*`, `attribute_not_exists(pk)`); an adjustment is
+//! one UpdateItem that `ADD`s to `available`, guarded by the count staying in range. A
+//! failed guard returns the item as it was (ReturnValuesOnConditionCheckFailure), so the
+//! answer names the stock that stopped it.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Get, Put, TransactGetItem, TransactWriteItem, Update};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Get, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactGetItem, TransactWriteItem,
+    Update,
+};
 use aws_sdk_dynamodb::Client;
 use bookish_shared::dynamo::{failed_conditions, n, s, Item};
 use bookish_shared::events::rfc3339;
 use time::OffsetDateTime;
 
-use super::{Recorded, Release, Reserve, StockStore, StoreError};
+use super::{Recorded, Release, Reserve, StockStore, StockWrite, StoreError};
 use crate::stock::{
-    Available, BookId, Line, OrderId, Quantity, Reservation, ReservationRequest, ReservationStatus, Shortage,
+    Adjustment, Available, BookId, Line, OrderId, Precondition, Quantity, Reservation, ReservationRequest,
+    ReservationStatus, Shortage, Stock, Version, MAX_AVAILABLE,
 };
 
 /// How often a transaction that lost a race to another one touching the same items
@@ -42,6 +56,18 @@ enum Transaction {
     Done,
     ConditionsFailed(Vec<usize>),
 }
+
+/// What became of a guarded UpdateItem on a stock item.
+enum Guarded {
+    /// Written: the item as it is now.
+    Done(Stock),
+    /// The guard failed: the item as it was (`None`: there is none).
+    Refused(Option<Stock>),
+}
+
+/// `DynamoDB` attribute names the stock expressions alias: `status` is a reserved word, and
+/// the others are aliased alike so no expression trips over one.
+const ALIASES: [(&str, &str); 3] = [("#status", "status"), ("#available", "available"), ("#version", "version")];
 
 impl DynamoStockStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -69,8 +95,7 @@ impl DynamoStockStore {
             .update_expression(expression)
             .set_condition_expression(condition.map(str::to_owned))
             .set_expression_attribute_values(Some(values));
-        // `status` is one of DynamoDB's reserved words; alias both names we touch.
-        for (alias, name) in [("#status", "status"), ("#available", "available")] {
+        for (alias, name) in ALIASES {
             if expression.contains(alias) || condition.is_some_and(|c| c.contains(alias)) {
                 update = update.expression_attribute_names(alias, name);
             }
@@ -117,6 +142,55 @@ impl DynamoStockStore {
         Ok(output.item)
     }
 
+    /// One UpdateItem on a book's stock item, guarded by `condition`; tried again (with
+    /// jittered backoff) while a transaction holds the item. `values` holds exactly the
+    /// placeholders the expressions use.
+    async fn guarded_update(
+        &self,
+        book: &BookId,
+        expression: &str,
+        condition: &str,
+        values: Item,
+    ) -> Result<Guarded, StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::stock_key(book)))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        for (alias, name) in ALIASES {
+            if expression.contains(alias) || condition.contains(alias) {
+                request = request.expression_attribute_names(alias, name);
+            }
+        }
+        let mut last_conflict = String::new();
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
+            match request.clone().send().await {
+                Ok(output) => {
+                    let item = output.attributes.ok_or_else(|| corrupt("stock", "item (none came back)"))?;
+                    return Ok(Guarded::Done(stock_of(&item)?));
+                }
+                Err(err) => match err.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                        return Ok(Guarded::Refused(failed.item().map(stock_of).transpose()?));
+                    }
+                    Some(e) if e.is_transaction_conflict_exception() => {
+                        last_conflict = DisplayErrorContext(&err).to_string();
+                    }
+                    _ => return Err(unavailable(DisplayErrorContext(&err))),
+                },
+            }
+        }
+        Err(StoreError::Busy(last_conflict))
+    }
+
     /// The stock items of these (distinct, at most 100) books, in order, read together.
     /// TransactGetItems rather than BatchGetItem: it is authorised as GetItem on each item,
     /// the one read the functions' roles grant.
@@ -160,9 +234,7 @@ impl StockStore for DynamoStockStore {
             for (book, item) in chunk.iter().zip(self.stock_items(chunk).await?) {
                 let available = match item {
                     None => Available::NONE,
-                    Some(item) => number(&item, "available")
-                        .and_then(Available::from_stored)
-                        .ok_or_else(|| corrupt("stock", "available"))?,
+                    Some(item) => stock_of(&item)?.available,
                 };
                 counts.insert(book, available);
             }
@@ -170,19 +242,70 @@ impl StockStore for DynamoStockStore {
         Ok(books.iter().map(|book| counts.get(book).copied().unwrap_or_default()).collect())
     }
 
-    async fn set_available(&self, book: &BookId, available: Available, now: OffsetDateTime) -> Result<(), StoreError> {
-        let mut item = Self::stock_key(book);
-        item.insert("bookId".into(), s(book.as_str()));
-        item.insert("available".into(), n(available.get()));
-        item.insert("updatedAt".into(), s(rfc3339(now)));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| unavailable(DisplayErrorContext(&e)))?;
-        Ok(())
+    async fn stock(&self, book: &BookId) -> Result<Stock, StoreError> {
+        Ok(self.get(Self::stock_key(book)).await?.as_ref().map(stock_of).transpose()?.unwrap_or_default())
+    }
+
+    async fn set_stock(
+        &self,
+        book: &BookId,
+        available: Available,
+        precondition: Precondition,
+        now: OffsetDateTime,
+    ) -> Result<StockWrite, StoreError> {
+        let (condition, expected) = precondition_expression(precondition);
+        let mut values = Item::from([
+            (":available".into(), n(available.get())),
+            (":book".into(), s(book.as_str())),
+            (":now".into(), s(rfc3339(now))),
+            (":one".into(), n(1)),
+        ]);
+        values.extend(expected);
+        let expression = "SET #available = :available, bookId = :book, updatedAt = :now ADD #version :one";
+        Ok(match self.guarded_update(book, expression, &condition, values).await? {
+            Guarded::Done(stock) => StockWrite::Written(stock),
+            Guarded::Refused(stored) => StockWrite::Stale(stored.unwrap_or_default()),
+        })
+    }
+
+    async fn adjust_stock(
+        &self,
+        book: &BookId,
+        by: Adjustment,
+        precondition: Option<Precondition>,
+        now: OffsetDateTime,
+    ) -> Result<StockWrite, StoreError> {
+        let delta = i64::from(by.get());
+        // ADD counts a missing `available` as 0; the guard keeps the result in range.
+        let (mut condition, bound) = if delta < 0 {
+            ("#available >= :least".to_owned(), (":least".to_owned(), n(-delta)))
+        } else {
+            (
+                "(attribute_not_exists(#available) OR #available <= :most)".to_owned(),
+                (":most".to_owned(), n(MAX_AVAILABLE - delta)),
+            )
+        };
+        let mut values = Item::from([
+            (":by".into(), n(delta)),
+            (":book".into(), s(book.as_str())),
+            (":now".into(), s(rfc3339(now))),
+            (":one".into(), n(1)),
+            bound,
+        ]);
+        if let Some(precondition) = precondition {
+            let (guard, expected) = precondition_expression(precondition);
+            condition = format!("{condition} AND {guard}");
+            values.extend(expected);
+        }
+        let expression = "SET bookId = :book, updatedAt = :now ADD #available :by, #version :one";
+        Ok(match self.guarded_update(book, expression, &condition, values).await? {
+            Guarded::Done(stock) => StockWrite::Written(stock),
+            // The item that failed the guard says which part failed.
+            Guarded::Refused(stored) if precondition.is_some_and(|p| !p.holds(stored)) => {
+                StockWrite::Stale(stored.unwrap_or_default())
+            }
+            Guarded::Refused(stored) => StockWrite::OutOfRange(stored.unwrap_or_default()),
+        })
     }
 
     async fn reservation(&self, order: &OrderId) -> Result<Option<Reservation>, StoreError> {
@@ -197,9 +320,13 @@ impl StockStore for DynamoStockStore {
             .map(|line| {
                 self.update(
                     Self::stock_key(&line.book_id),
-                    "SET #available = #available - :quantity, updatedAt = :now",
+                    "SET #available = #available - :quantity, updatedAt = :now ADD #version :one",
                     Some("#available >= :quantity"),
-                    Item::from([(":quantity".into(), n(line.quantity.get())), (":now".into(), s(&at))]),
+                    Item::from([
+                        (":quantity".into(), n(line.quantity.get())),
+                        (":now".into(), s(&at)),
+                        (":one".into(), n(1)),
+                    ]),
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -260,12 +387,13 @@ impl StockStore for DynamoStockStore {
             // operator deleted while the stock was held.
             items.push(self.update(
                 Self::stock_key(&line.book_id),
-                "SET updatedAt = :now, bookId = :book ADD #available :quantity",
+                "SET updatedAt = :now, bookId = :book ADD #available :quantity, #version :one",
                 None,
                 Item::from([
                     (":quantity".into(), n(line.quantity.get())),
                     (":book".into(), s(line.book_id.as_str())),
                     (":now".into(), at.clone()),
+                    (":one".into(), n(1)),
                 ]),
             )?);
         }
@@ -289,6 +417,27 @@ fn unavailable(err: impl std::fmt::Display) -> StoreError {
 
 fn corrupt(what: &str, attribute: &str) -> StoreError {
     StoreError::Unavailable(format!("{what} item has no valid {attribute}"))
+}
+
+/// The condition that checks an admin's precondition, and the value it names (if any).
+fn precondition_expression(precondition: Precondition) -> (String, Option<(String, AttributeValue)>) {
+    match precondition {
+        Precondition::Unstocked => ("attribute_not_exists(pk)".into(), None),
+        // Never stocked, or stocked before versions: no version attribute.
+        Precondition::Version(version) if version == Version::NONE => ("attribute_not_exists(#version)".into(), None),
+        Precondition::Version(version) => ("#version = :expected".into(), Some((":expected".into(), n(version.get())))),
+    }
+}
+
+/// A stock item's count and version (0 when it has none).
+fn stock_of(item: &Item) -> Result<Stock, StoreError> {
+    let available =
+        number(item, "available").and_then(Available::from_stored).ok_or_else(|| corrupt("stock", "available"))?;
+    let version = match item.get("version") {
+        None => Version::NONE,
+        Some(_) => number(item, "version").and_then(Version::from_stored).ok_or_else(|| corrupt("stock", "version"))?,
+    };
+    Ok(Stock { available, version })
 }
 
 fn to_item(reservation: &Reservation) -> Item {

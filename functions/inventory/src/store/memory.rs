@@ -7,8 +7,10 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{Recorded, Release, Reserve, StockStore, StoreError};
-use crate::stock::{Available, BookId, OrderId, Reservation, ReservationRequest, ReservationStatus};
+use super::{Recorded, Release, Reserve, StockStore, StockWrite, StoreError};
+use crate::stock::{
+    Adjustment, Available, BookId, OrderId, Precondition, Reservation, ReservationRequest, ReservationStatus, Stock,
+};
 
 #[derive(Default)]
 pub struct MemoryStockStore {
@@ -17,23 +19,63 @@ pub struct MemoryStockStore {
 
 #[derive(Default)]
 struct State {
-    stock: HashMap<BookId, u32>,
+    /// A book is here once its stock was first written (as an item is in DynamoDB).
+    stock: HashMap<BookId, Stock>,
     reservations: HashMap<OrderId, Reservation>,
+}
+
+impl State {
+    /// Writes a book's count and bumps its version, as every change does.
+    fn write(&mut self, book: &BookId, available: Available) -> Stock {
+        let stock = self.stock.entry(book.clone()).or_default();
+        *stock = Stock { available, version: stock.version.next() };
+        *stock
+    }
 }
 
 #[async_trait]
 impl StockStore for MemoryStockStore {
     async fn available(&self, books: &[BookId]) -> Result<Vec<Available>, StoreError> {
         let state = self.state.lock().unwrap();
-        Ok(books
-            .iter()
-            .map(|book| state.stock.get(book).and_then(|&n| Available::from_stored(n.into())).unwrap_or_default())
-            .collect())
+        Ok(books.iter().map(|book| state.stock.get(book).map(|s| s.available).unwrap_or_default()).collect())
     }
 
-    async fn set_available(&self, book: &BookId, available: Available, _now: OffsetDateTime) -> Result<(), StoreError> {
-        self.state.lock().unwrap().stock.insert(book.clone(), available.get());
-        Ok(())
+    async fn stock(&self, book: &BookId) -> Result<Stock, StoreError> {
+        Ok(self.state.lock().unwrap().stock.get(book).copied().unwrap_or_default())
+    }
+
+    async fn set_stock(
+        &self,
+        book: &BookId,
+        available: Available,
+        precondition: Precondition,
+        _now: OffsetDateTime,
+    ) -> Result<StockWrite, StoreError> {
+        let mut state = self.state.lock().unwrap();
+        let stored = state.stock.get(book).copied();
+        if !precondition.holds(stored) {
+            return Ok(StockWrite::Stale(stored.unwrap_or_default()));
+        }
+        Ok(StockWrite::Written(state.write(book, available)))
+    }
+
+    async fn adjust_stock(
+        &self,
+        book: &BookId,
+        by: Adjustment,
+        precondition: Option<Precondition>,
+        _now: OffsetDateTime,
+    ) -> Result<StockWrite, StoreError> {
+        let mut state = self.state.lock().unwrap();
+        let stored = state.stock.get(book).copied();
+        let current = stored.unwrap_or_default();
+        if precondition.is_some_and(|p| !p.holds(stored)) {
+            return Ok(StockWrite::Stale(current));
+        }
+        match by.apply(current.available) {
+            Some(available) => Ok(StockWrite::Written(state.write(book, available))),
+            None => Ok(StockWrite::OutOfRange(current)),
+        }
     }
 
     async fn reservation(&self, order: &OrderId) -> Result<Option<Reservation>, StoreError> {
@@ -45,15 +87,16 @@ impl StockStore for MemoryStockStore {
         if let Some(existing) = state.reservations.get(&request.order_id) {
             return Ok(Reserve::AlreadyRecorded(existing.clone()));
         }
-        let short =
-            request.lines.iter().any(|line| state.stock.get(&line.book_id).copied().unwrap_or(0) < line.quantity.get());
+        let short = request
+            .lines
+            .iter()
+            .any(|line| !state.stock.get(&line.book_id).is_some_and(|stock| stock.available.covers(line.quantity)));
         if short {
             return Ok(Reserve::InsufficientStock);
         }
         for line in &request.lines {
-            if let Some(stock) = state.stock.get_mut(&line.book_id) {
-                *stock -= line.quantity.get();
-            }
+            let available = state.stock[&line.book_id].available.get() - line.quantity.get();
+            state.write(&line.book_id, Available::from_stored(available.into()).expect("never negative"));
         }
         let reservation = Reservation::reserved(request, now);
         state.reservations.insert(request.order_id.clone(), reservation.clone());
@@ -71,15 +114,17 @@ impl StockStore for MemoryStockStore {
 
     async fn release(&self, reservation: &Reservation, _now: OffsetDateTime) -> Result<Release, StoreError> {
         let mut state = self.state.lock().unwrap();
-        let State { stock, reservations } = &mut *state;
         let Some(stored) =
-            reservations.get_mut(&reservation.order_id).filter(|r| r.status == ReservationStatus::Reserved)
+            state.reservations.get_mut(&reservation.order_id).filter(|r| r.status == ReservationStatus::Reserved)
         else {
             return Ok(Release::NotReserved);
         };
         stored.status = ReservationStatus::Released;
-        for line in &stored.lines {
-            *stock.entry(line.book_id.clone()).or_default() += line.quantity.get();
+        let lines = stored.lines.clone();
+        for line in &lines {
+            // Like DynamoDB's ADD: a book whose stock item was deleted meanwhile gets one.
+            let available = state.stock.get(&line.book_id).map_or(0, |s| s.available.get()) + line.quantity.get();
+            state.write(&line.book_id, Available::from_stored(available.into()).expect("never negative"));
         }
         Ok(Release::Released)
     }

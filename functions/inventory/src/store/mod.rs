@@ -3,6 +3,10 @@
 //! Each write is one guarded step of a reservation's life, atomic on its own; the rules in
 //! `service` decide which step to take and look again when a guard says another delivery
 //! got there first.
+//!
+//! Every change to a book's stock (an admin's set or adjustment, a reservation, a release)
+//! bumps its `Version` by one in the same write, so an admin's set conditional on the
+//! version read (`If-Match`) cannot overwrite a reservation it never saw.
 
 mod dynamodb;
 mod memory;
@@ -13,7 +17,7 @@ pub use memory::MemoryStockStore;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::stock::{Available, BookId, OrderId, Reservation, ReservationRequest};
+use crate::stock::{Adjustment, Available, BookId, OrderId, Precondition, Reservation, ReservationRequest, Stock};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -52,18 +56,71 @@ pub enum Release {
     NotReserved,
 }
 
+/// The result of an admin's change to a book's stock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StockWrite {
+    /// Written: the stock as it is now (its version bumped).
+    Written(Stock),
+    /// The precondition did not hold: nothing changed. The stock as it is.
+    Stale(Stock),
+    /// The adjustment would take the count below 0 or past the maximum: nothing changed.
+    /// The stock as it is.
+    OutOfRange(Stock),
+}
+
 #[async_trait]
 pub trait StockStore: Send + Sync {
     /// Copies of each book in stock, in the order asked; a book never stocked has none.
     async fn available(&self, books: &[BookId]) -> Result<Vec<Available>, StoreError>;
 
-    /// Sets a book's stock outright (an admin's count replaces whatever was there).
-    async fn set_available(&self, book: &BookId, available: Available, now: OffsetDateTime) -> Result<(), StoreError>;
+    /// A book's count and version; a book never stocked has none, at version 0.
+    async fn stock(&self, book: &BookId) -> Result<Stock, StoreError>;
+
+    /// Sets a book's count outright, if `precondition` holds (else `Stale`), bumping its
+    /// version.
+    async fn set_stock(
+        &self,
+        book: &BookId,
+        available: Available,
+        precondition: Precondition,
+        now: OffsetDateTime,
+    ) -> Result<StockWrite, StoreError>;
+
+    /// Adds `by` copies (or takes them away) atomically, whatever the count is, bumping the
+    /// version; `OutOfRange` if the count would leave 0..=MAX_AVAILABLE in that direction,
+    /// `Stale` if a `precondition` was given and does not hold.
+    async fn adjust_stock(
+        &self,
+        book: &BookId,
+        by: Adjustment,
+        precondition: Option<Precondition>,
+        now: OffsetDateTime,
+    ) -> Result<StockWrite, StoreError>;
+
+    /// Gives a book exactly `available` copies whatever it had (read the version, set on
+    /// it, again if it moved): for tests, benchmarks and tools stocking a store they own.
+    /// The API never does this; an admin's set is conditional on what the admin read.
+    async fn set_available(
+        &self,
+        book: &BookId,
+        available: Available,
+        now: OffsetDateTime,
+    ) -> Result<Stock, StoreError> {
+        for _ in 0..100 {
+            let current = self.stock(book).await?;
+            match self.set_stock(book, available, Precondition::Version(current.version), now).await? {
+                StockWrite::Written(stock) => return Ok(stock),
+                StockWrite::Stale(_) | StockWrite::OutOfRange(_) => continue,
+            }
+        }
+        Err(StoreError::Busy(format!("the stock of {} kept changing", book.as_str())))
+    }
 
     async fn reservation(&self, order: &OrderId) -> Result<Option<Reservation>, StoreError>;
 
     /// Takes every line's stock and records the order RESERVED, all or nothing, unless a
-    /// decision for the order is already recorded. Stock never goes below zero.
+    /// decision for the order is already recorded. Stock never goes below zero. Bumps the
+    /// version of every stock it takes from.
     async fn reserve(&self, request: &ReservationRequest, now: OffsetDateTime) -> Result<Reserve, StoreError>;
 
     /// Records a decision that holds no stock (REJECTED, or a CANCELLED tombstone) unless
@@ -71,6 +128,7 @@ pub trait StockStore: Send + Sync {
     async fn record(&self, decision: &Reservation) -> Result<Recorded, StoreError>;
 
     /// Gives back the stock `reservation` holds and marks it RELEASED, if it is still
-    /// RESERVED: at most once however often it is asked.
+    /// RESERVED: at most once however often it is asked. Bumps the version of every stock
+    /// it gives back to.
     async fn release(&self, reservation: &Reservation, now: OffsetDateTime) -> Result<Release, StoreError>;
 }

@@ -1,7 +1,7 @@
 //! Lambda entry point for NotificationQueue: emails and texts shoppers about their orders.
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use bookish_shared::{config, telemetry};
+use bookish_shared::{config, sqs, telemetry};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use notification::consumer;
 use notification::directory::CognitoDirectory;
@@ -25,7 +25,8 @@ async fn main() -> Result<(), Error> {
     let ports = Ports { mailer: &mailer, sms: &sms, sent: &sent, directory: &directory, subjects: &subjects };
     let ports = &ports;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(consumer::handle_batch(ports, event.payload, &event.context.request_id).await)
+        let deadline = sqs::deadline_of(event.context.deadline);
+        Ok::<_, Error>(consumer::handle_batch(ports, event.payload, &event.context.request_id, deadline).await)
     }))
     .await
 }

@@ -2,7 +2,7 @@
 
 use aws_lambda_events::event::dynamodb::Event;
 use bookish_shared::sqs::SqsPublisher;
-use bookish_shared::{config, telemetry};
+use bookish_shared::{config, sqs, telemetry};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use order::publisher::{relay, Routes};
 
@@ -16,7 +16,8 @@ async fn main() -> Result<(), Error> {
     };
     let (publisher, routes) = (&publisher, &routes);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, Error>(relay(publisher, routes, event.payload).await)
+        let deadline = sqs::deadline_of(event.context.deadline);
+        Ok::<_, Error>(relay(publisher, routes, event.payload, deadline).await)
     }))
     .await
 }

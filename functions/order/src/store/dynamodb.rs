@@ -2,6 +2,12 @@
 //! - order:        sk `ORDER#<orderId>` (ids are UUIDv7, so sk order is time order)
 //! - idempotency:  sk `IDEMPOTENCY#<key>` {requestHash, orderId, expiresAt}
 //! - outbox event: sk `EVENT#<orderId>#<version>` {event (envelope JSON), expiresAt}
+//! - rate counter: sk `CHECKOUTS#<minute>` {checkouts, expiresAt}
+//!
+//! An order that owes the saga a step (`StoredOrder::needs_settling`) also carries
+//! `settlePk` = `UNSETTLED` and `settleSk` = `<updatedAt>#<orderId>`: the sparse GSI
+//! `unsettled` holds exactly those orders, so the settler queries them without a scan.
+//! Every write replaces the whole item, so an order leaves the index when it is settled.
 //!
 //! The table's stream carries each new outbox item to `order-publisher`.
 
@@ -13,11 +19,13 @@ use aws_sdk_dynamodb::Client;
 use bookish_shared::dynamo::{failed_conditions, n, s, Item};
 use time::OffsetDateTime;
 
-use super::{IdempotencyRecord, OrderStore, OutboxEvent, StoreError};
+use super::{settle_position, IdempotencyRecord, OrderStore, OutboxEvent, StoreError};
 use crate::order::StoredOrder;
 
 /// Idempotency records and relayed events are kept a week, then DynamoDB's TTL removes them.
 const RETENTION: time::Duration = time::Duration::days(7);
+const UNSETTLED_INDEX: &str = "unsettled";
+const UNSETTLED: &str = "UNSETTLED";
 
 pub struct DynamoOrderStore {
     client: Client,
@@ -40,6 +48,10 @@ impl DynamoOrderStore {
     fn order_item(order: &StoredOrder) -> Result<Item, StoreError> {
         let mut item: Item = serde_dynamo::to_item(order).map_err(unavailable)?;
         item.extend(Self::key(&order.customer.sub, format!("ORDER#{}", order.order.id)));
+        if order.needs_settling() {
+            item.insert("settlePk".to_owned(), s(UNSETTLED));
+            item.insert("settleSk".to_owned(), s(settle_position(order)));
+        }
         Ok(item)
     }
 
@@ -154,12 +166,7 @@ impl OrderStore for DynamoOrderStore {
         }))
     }
 
-    async fn create(
-        &self,
-        order: &StoredOrder,
-        record: &IdempotencyRecord,
-        event: &OutboxEvent,
-    ) -> Result<(), StoreError> {
+    async fn create(&self, order: &StoredOrder, record: &IdempotencyRecord) -> Result<(), StoreError> {
         let mut idempotency = Self::key(&order.customer.sub, format!("IDEMPOTENCY#{}", record.key));
         idempotency.insert("requestHash".to_owned(), s(&record.request_hash));
         idempotency.insert("orderId".to_owned(), s(&record.order_id));
@@ -167,16 +174,80 @@ impl OrderStore for DynamoOrderStore {
         let items = vec![
             self.put(idempotency, "attribute_not_exists(pk)", None)?,
             self.put(Self::order_item(order)?, "attribute_not_exists(pk)", None)?,
-            self.put_event(order, event)?,
         ];
         self.transact(items, StoreError::KeyTaken).await
     }
 
-    async fn update(&self, expected_version: u64, next: &StoredOrder, event: &OutboxEvent) -> Result<(), StoreError> {
-        let items = vec![
-            self.put(Self::order_item(next)?, "version = :version", Some(expected_version))?,
-            self.put_event(next, event)?,
-        ];
+    async fn update(
+        &self,
+        expected_version: u64,
+        next: &StoredOrder,
+        event: Option<&OutboxEvent>,
+    ) -> Result<(), StoreError> {
+        let mut items = vec![self.put(Self::order_item(next)?, "version = :version", Some(expected_version))?];
+        if let Some(event) = event {
+            items.push(self.put_event(next, event)?);
+        }
         self.transact(items, StoreError::Changed).await
+    }
+
+    async fn take_checkout_slot(&self, customer: &str, window: &str, limit: u32) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(customer, format!("CHECKOUTS#{window}"))))
+            .update_expression("ADD checkouts :one SET expiresAt = :expires")
+            .condition_expression("attribute_not_exists(checkouts) OR checkouts < :limit")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(limit))
+            // Kept a day past its minute: long enough for nothing, short enough to cost nothing.
+            .expression_attribute_values(
+                ":expires",
+                n((OffsetDateTime::now_utc() + time::Duration::days(1)).unix_timestamp()),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(unavailable(DisplayErrorContext(&err))),
+        }
+    }
+
+    async fn unsettled(
+        &self,
+        updated_before: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredOrder>, StoreError> {
+        // Positions are `<updatedAt>#<id>`: every one last changed before `updated_before`
+        // sorts below it. BETWEEN is inclusive, so `after` itself is dropped below.
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(UNSETTLED_INDEX)
+            .expression_attribute_values(":pk", s(UNSETTLED))
+            .expression_attribute_values(":to", s(updated_before));
+        let query = match after {
+            None => query.key_condition_expression("settlePk = :pk AND settleSk < :to"),
+            Some(after) => query
+                .key_condition_expression("settlePk = :pk AND settleSk BETWEEN :from AND :to")
+                .expression_attribute_values(":from", s(after)),
+        };
+        let output = query
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| unavailable(DisplayErrorContext(&e)))?;
+        let mut orders = Vec::with_capacity(limit);
+        for item in output.items.unwrap_or_default() {
+            let order: StoredOrder = serde_dynamo::from_item(item).map_err(unavailable)?;
+            if after != Some(settle_position(&order).as_str()) && orders.len() < limit {
+                orders.push(order);
+            }
+        }
+        Ok(orders)
     }
 }

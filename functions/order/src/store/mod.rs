@@ -51,14 +51,34 @@ pub trait OrderStore: Send + Sync {
 
     async fn idempotency(&self, customer: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
 
-    /// Writes a new order, its idempotency record and its first event, atomically.
-    async fn create(
+    /// Writes a new order and its idempotency record, atomically.
+    async fn create(&self, order: &StoredOrder, record: &IdempotencyRecord) -> Result<(), StoreError>;
+
+    /// Replaces the order if it is still at `expected_version`, with its event if any,
+    /// atomically.
+    async fn update(
         &self,
-        order: &StoredOrder,
-        record: &IdempotencyRecord,
-        event: &OutboxEvent,
+        expected_version: u64,
+        next: &StoredOrder,
+        event: Option<&OutboxEvent>,
     ) -> Result<(), StoreError>;
 
-    /// Replaces the order if it is still at `expected_version`, with its event, atomically.
-    async fn update(&self, expected_version: u64, next: &StoredOrder, event: &OutboxEvent) -> Result<(), StoreError>;
+    /// Counts one checkout of `customer` in `window` (a calendar minute), unless `limit`
+    /// are counted there already: then it counts nothing and answers false.
+    async fn take_checkout_slot(&self, customer: &str, window: &str, limit: u32) -> Result<bool, StoreError>;
+
+    /// Up to `limit` orders that need settling (`StoredOrder::needs_settling`) and were
+    /// last changed before `updated_before` (RFC 3339), oldest first, after the position
+    /// `after` (`settle_position` of the last order of the previous page).
+    async fn unsettled(
+        &self,
+        updated_before: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredOrder>, StoreError>;
+}
+
+/// Where an order stands in the settler's index: by last change, then id.
+pub fn settle_position(order: &StoredOrder) -> String {
+    format!("{}#{}", order.order.updated_at, order.order.id)
 }

@@ -49,7 +49,7 @@ impl Case for NotificationEvents {
         let ports = &self.service.ports();
         self.runtime
             .invoke(event, |event: LambdaEvent<SqsEvent>| async move {
-                consumer::handle_batch(ports, event.payload, &event.context.request_id).await
+                consumer::handle_batch(ports, event.payload, &event.context.request_id, None).await
             })
             .await
     }

@@ -1,8 +1,9 @@
 //! `order-api`, `order-stock-events` and `order-publisher` over a `MemoryOrderStore`, a
 //! `MemoryCart` and a `StaticCatalog` (in AWS, private invokes of `cart` and
-//! `catalog-read`), the `SandboxPayments` the functions use, and a `MemoryPublisher` (in
-//! AWS, SQS).
+//! `catalog-read`), `ApproveAll` payments (in AWS, Stripe: the benchmark measures the
+//! handlers, not Stripe's latency) and a `MemoryPublisher` (in AWS, SQS).
 
+use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::sqs::SqsEvent;
 use bookish_shared::auth::{Authenticator, Claims};
@@ -13,10 +14,10 @@ use bookish_shared::sqs::{self, MemoryPublisher};
 use lambda_runtime::LambdaEvent;
 use order::cart_client::{Caller, CartLine, MemoryCart};
 use order::order::{CheckoutInput, IdempotencyKey, StoredOrder};
-use order::payments::SandboxPayments;
+use order::payments::{Authorization, Capture, PaymentError, PaymentGateway, Void};
 use order::publisher::{relay, Routes};
-use order::service::{self, Services};
-use order::store::{IdempotencyRecord, MemoryOrderStore, OrderStore, OutboxEvent};
+use order::service::{self, CheckoutLimit, Saga, Services};
+use order::store::{IdempotencyRecord, MemoryOrderStore, OrderStore};
 use order::{consumer, routes};
 use time::OffsetDateTime;
 
@@ -33,6 +34,35 @@ const HISTORY: usize = 12;
 const GATSBY: &str = "9f8e7d6c5b4a3928";
 const INVENTORY_QUEUE: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/bookish-InventoryQueue";
 const NOTIFICATION_QUEUE: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/bookish-NotificationQueue";
+
+/// A payment provider that approves every hold and takes, releases or refunds it at once,
+/// without a network call.
+struct ApproveAll;
+
+#[async_trait]
+impl PaymentGateway for ApproveAll {
+    async fn authorize(
+        &self,
+        _payment_method: &str,
+        _amount: &Money,
+        order_id: &str,
+        _idempotency_key: &str,
+    ) -> Result<Authorization, PaymentError> {
+        Ok(Authorization::Approved { authorization_id: format!("pi_bench_{order_id}") })
+    }
+
+    async fn capture(&self, _authorization_id: &str, _idempotency_key: &str) -> Result<Capture, PaymentError> {
+        Ok(Capture::Captured)
+    }
+
+    async fn void(&self, _authorization_id: &str, _idempotency_key: &str) -> Result<Void, PaymentError> {
+        Ok(Void::Voided)
+    }
+
+    async fn refund(&self, _authorization_id: &str, _idempotency_key: &str) -> Result<(), PaymentError> {
+        Ok(())
+    }
+}
 
 /// The books the cart holds, as the catalog prices them.
 fn catalog() -> StaticCatalog {
@@ -55,11 +85,17 @@ fn fill(cart: &MemoryCart) {
 async fn place(store: &MemoryOrderStore, key: &str) -> StoredOrder {
     let (cart, catalog) = (MemoryCart::default(), catalog());
     fill(&cart);
-    let services = Services { store, cart: &cart, catalog: &catalog, payments: &SandboxPayments };
+    let services = Services {
+        saga: Saga { store, payments: &ApproveAll },
+        cart: &cart,
+        catalog: &catalog,
+        limit: CheckoutLimit { per_minute: u32::MAX },
+    };
     let claims = Claims {
         subject: SHOPPER.into(),
         username: Some(SHOPPER.into()),
         email: Some("shopper@bookish.local".into()),
+        phone: None,
         groups: Vec::new(),
     };
     let caller = Caller { claims, authorization: None, correlation_id: "sample-correlation-id".into() };
@@ -71,11 +107,10 @@ async fn place(store: &MemoryOrderStore, key: &str) -> StoredOrder {
     store.get(SHOPPER, &placed.order.id).await.expect("memory store").expect("the order just placed")
 }
 
-/// The sample order, pending as checkout leaves it, under the id the sample events name.
+/// The sample order, pending and authorized as checkout leaves it, under the id the
+/// sample events name.
 struct SampleOrder {
     order: StoredOrder,
-    /// The event checkout wrote with it (naming the id it was placed under: nothing reads it).
-    placed: OutboxEvent,
 }
 
 impl SampleOrder {
@@ -83,17 +118,17 @@ impl SampleOrder {
         let store = MemoryOrderStore::default();
         let mut order = place(&store, "sample-order").await;
         order.order.id = SAMPLE_ORDER.into();
-        Self { order, placed: store.outbox().remove(0) }
+        Self { order }
     }
 
-    /// Writes the order as checkout does: with its idempotency record and first event.
+    /// Writes the order with its idempotency record (its `OrderPlaced` is not needed).
     async fn write_to(&self, store: &MemoryOrderStore) {
         let record = IdempotencyRecord {
             key: "sample-order".into(),
             request_hash: String::new(),
             order_id: SAMPLE_ORDER.into(),
         };
-        store.create(&self.order, &record, &self.placed).await.expect("a new order in the memory store");
+        store.create(&self.order, &record).await.expect("a new order in the memory store");
     }
 }
 
@@ -171,8 +206,9 @@ impl Case for OrderApi {
     }
 
     async fn invoke(&self, event: &[u8]) -> Vec<u8> {
+        let saga = Saga { store: &self.store, payments: &ApproveAll };
         let services =
-            Services { store: &self.store, cart: &self.cart, catalog: &self.catalog, payments: &SandboxPayments };
+            Services { saga, cart: &self.cart, catalog: &self.catalog, limit: CheckoutLimit { per_minute: u32::MAX } };
         let (services, auth) = (&services, &self.auth);
         self.runtime.http(event, move |req| http::serve(req, move |req| routes::handle(services, auth, req))).await
     }
@@ -185,9 +221,6 @@ pub struct OrderStockEvents {
     event: Vec<u8>,
     pending: SampleOrder,
     store: MemoryOrderStore,
-    // Stock outcomes never touch the cart or the catalog: the function's main wires these too.
-    cart: MemoryCart,
-    catalog: StaticCatalog,
     runtime: Runtime,
 }
 
@@ -200,8 +233,6 @@ impl OrderStockEvents {
             event: fixture!("order/stock-reserved.json").bytes(),
             pending: SampleOrder::new().await,
             store: MemoryOrderStore::default(),
-            cart: MemoryCart::default(),
-            catalog: StaticCatalog::default(),
             runtime: Runtime::new(Self::FUNCTION),
         }
     }
@@ -219,13 +250,12 @@ impl Case for OrderStockEvents {
     }
 
     async fn invoke(&self, event: &[u8]) -> Vec<u8> {
-        let services =
-            Services { store: &self.store, cart: &self.cart, catalog: &self.catalog, payments: &SandboxPayments };
-        let services = &services;
+        let saga = Saga { store: &self.store, payments: &ApproveAll };
+        let saga = &saga;
         self.runtime
             .invoke(event, |event: LambdaEvent<SqsEvent>| async move {
                 sqs::for_each_record(event.payload, &event.context.request_id, |envelope| {
-                    consumer::handle(services, envelope)
+                    consumer::handle(saga, envelope)
                 })
                 .await
             })
@@ -281,7 +311,7 @@ impl Case for OrderPublisher {
 
     async fn invoke(&self, event: &[u8]) -> Vec<u8> {
         let (publisher, routes) = (&self.publisher, &self.routes);
-        self.runtime.invoke(event, |event: LambdaEvent<Event>| relay(publisher, routes, event.payload)).await
+        self.runtime.invoke(event, |event: LambdaEvent<Event>| relay(publisher, routes, event.payload, None)).await
     }
 
     fn check_effect(&self) -> Result<(), String> {

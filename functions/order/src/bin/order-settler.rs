@@ -1,0 +1,30 @@
+//! Lambda entry point for the settler (an EventBridge schedule): orders that have owed
+//! the saga a step for longer than `SETTLE_AFTER_SECONDS` get it (`service::settle`).
+
+use std::time::Duration;
+
+use bookish_shared::config::Stage;
+use bookish_shared::{config, dynamo, sqs, telemetry};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use order::payments::stripe::StripePayments;
+use order::service::{self, Saga};
+use order::store::DynamoOrderStore;
+use time::OffsetDateTime;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let payments =
+        StripePayments::start(Stage::from_env()?).inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
+    let store = DynamoOrderStore::new(dynamo::client().await, config::required("ORDERS_TABLE")?);
+    let older_than = Duration::from_secs(config::required("SETTLE_AFTER_SECONDS")?.parse()?);
+    let saga = Saga { store: &store, payments };
+    let saga = &saga;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let deadline = sqs::deadline_of(event.context.deadline);
+        let report = service::settle(saga, OffsetDateTime::now_utc(), older_than, deadline).await?;
+        tracing::info!(?report, "settler run");
+        Ok::<_, Error>(report)
+    }))
+    .await
+}
