@@ -31,13 +31,6 @@ impl Secret {
         Self { source, value: OnceCell::new() }
     }
 
-    pub fn name(&self) -> &str {
-        match &self.source {
-            SecretSource::Ssm { name } => name,
-            SecretSource::Value(_) => "(given in code)",
-        }
-    }
-
     /// The secret's value. A failed read is not cached: the next call tries again.
     pub async fn get(&self) -> Result<&str, SecretUnavailable> {
         self.value

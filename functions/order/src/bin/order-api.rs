@@ -2,8 +2,7 @@
 
 use bookish_shared::auth::Authenticator;
 use bookish_shared::catalog_client::LambdaCatalog;
-use bookish_shared::config::Stage;
-use bookish_shared::{config, dynamo, http, telemetry};
+use bookish_shared::{http, telemetry};
 use lambda_http::{service_fn, Error};
 use order::cart_client::LambdaCart;
 use order::payments::stripe::StripePayments;
@@ -14,9 +13,8 @@ use order::store::DynamoOrderStore;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let payments =
-        StripePayments::start(Stage::from_env()?).inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
-    let store = DynamoOrderStore::new(dynamo::client().await, config::required("ORDERS_TABLE")?);
+    let payments = StripePayments::start()?;
+    let store = DynamoOrderStore::from_env().await?;
     let (cart, catalog) = (LambdaCart::from_env().await?, LambdaCatalog::from_env().await?);
     let auth = Authenticator::from_env()?;
     let limit = CheckoutLimit::from_env()?;

@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use bookish_shared::config::Stage;
-use bookish_shared::{config, dynamo, sqs, telemetry};
+use bookish_shared::{config, sqs, telemetry};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use order::payments::stripe::StripePayments;
 use order::service::{self, Saga};
@@ -14,9 +13,8 @@ use time::OffsetDateTime;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let payments =
-        StripePayments::start(Stage::from_env()?).inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
-    let store = DynamoOrderStore::new(dynamo::client().await, config::required("ORDERS_TABLE")?);
+    let payments = StripePayments::start()?;
+    let store = DynamoOrderStore::from_env().await?;
     let older_than = Duration::from_secs(config::required("SETTLE_AFTER_SECONDS")?.parse()?);
     let saga = Saga { store: &store, payments };
     let saga = &saga;

@@ -1,8 +1,7 @@
 //! Lambda entry point for inventory's outcomes (SQS: OrderStockQueue).
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use bookish_shared::config::Stage;
-use bookish_shared::{config, dynamo, sqs, telemetry};
+use bookish_shared::{sqs, telemetry};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use order::consumer;
 use order::payments::stripe::StripePayments;
@@ -12,9 +11,8 @@ use order::store::DynamoOrderStore;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let payments =
-        StripePayments::start(Stage::from_env()?).inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
-    let store = DynamoOrderStore::new(dynamo::client().await, config::required("ORDERS_TABLE")?);
+    let payments = StripePayments::start()?;
+    let store = DynamoOrderStore::from_env().await?;
     let saga = Saga { store: &store, payments };
     let saga = &saga;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

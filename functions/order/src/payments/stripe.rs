@@ -79,8 +79,13 @@ impl StripePayments {
     /// `from_env`, kept for the life of the process, warming up in the background: the
     /// cold start does not wait for the key, and a key that does not suit the stage stops
     /// the process (Lambda reports the failed init) before any payment is tried.
-    pub fn start(stage: Stage) -> Result<&'static Self, Box<dyn std::error::Error + Send + Sync>> {
-        let payments: &'static Self = Box::leak(Box::new(Self::from_env(stage)?));
+    /// The stage is `STAGE`'s; a configuration the stage refuses is logged and returned.
+    pub fn start() -> Result<&'static Self, Box<dyn std::error::Error + Send + Sync>> {
+        let payments = Stage::from_env()
+            .map_err(Into::into)
+            .and_then(Self::from_env)
+            .inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
+        let payments: &'static Self = Box::leak(Box::new(payments));
         tokio::spawn(async move {
             match payments.warm_up().await {
                 Ok(()) => {}

@@ -37,6 +37,12 @@ impl DynamoOrderStore {
         Self { client, table: table.into() }
     }
 
+    /// The table `ORDERS_TABLE` names.
+    pub async fn from_env() -> Result<Self, bookish_shared::config::MissingEnv> {
+        let table = bookish_shared::config::required("ORDERS_TABLE")?;
+        Ok(Self::new(bookish_shared::dynamo::client().await, table))
+    }
+
     fn key(customer: &str, sk: String) -> Item {
         Item::from([("pk".to_owned(), s(format!("CUSTOMER#{customer}"))), ("sk".to_owned(), s(sk))])
     }
