@@ -258,10 +258,9 @@ def invoke(api_url, check_response):
 
     Delivers a request to the function the way API Gateway does in AWS: an
     HTTP API (payload 2.0) event sent to the local Lambda invoke API, with
-    the body base64-encoded (isBase64Encoded). For what plain HTTP cannot
-    carry through `cargo lambda watch` locally: it refuses (500, before any
-    function runs) a non-UTF-8 body sent as text/* or application/json.
-    The function's answer is turned back into a Response and validated
+    the body base64-encoded (isBase64Encoded). For calling a function
+    straight, past the routes (a method no route sends it), or with an event
+    built to the byte. The function's answer is turned back into a Response and validated
     against the OpenAPI document like any other."""
     import base64
     import time as _time
