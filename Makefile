@@ -16,7 +16,7 @@ AARCH64 := aarch64-unknown-linux-gnu
 # or STACK_ARGS="--dump-events .local/events" (every queue/stream event the driver sends)
 STACK_ARGS ?=
 
-.PHONY: help venv dev up down test lint fmt-check clippy cfn-lint build bench clean-local
+.PHONY: help venv dev up down test lint fmt-check clippy cfn-lint api-compat build bench clean-local chromium publish-storefront
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,16 +40,28 @@ down: venv ## stop what `make up` (or a `make dev` killed with -9) left running
 
 # Fast checks first; stack.py then runs cargo test and pytest (tests/, including the
 # driver's own tests in tests/infra/) against moto :5051 + API :9001 + the driver.
-test: venv lint ## lint, then cargo test and pytest against a fresh local stack
+test: venv chromium lint ## lint, then cargo test and pytest (browser tests too) against a fresh local stack
 	$(PY) infra/stack.py test $(STACK_ARGS)
 
-lint: fmt-check cfn-lint clippy ## rustfmt check, cfn-lint, clippy
+lint: fmt-check cfn-lint clippy api-compat ## rustfmt check, cfn-lint, clippy, API compatibility
+
+# Node tools the checks run offline (infra/lint/package.json): optic for the API diff.
+LINT_NODE := infra/lint/node_modules/.installed
+$(LINT_NODE): infra/lint/package.json infra/lint/package-lock.json
+	npm ci --prefix infra/lint --no-audit --no-fund --loglevel=error
+	touch $@
+
+# A breaking change to infra/openapi.yaml since the previous commit needs a major version bump.
+api-compat: venv $(LINT_NODE)
+	$(PY) infra/api_compat.py
 
 fmt-check:
 	cargo fmt --all -- --check
 
+# With AWS's serverless rules (PyPI cfn-lint-serverless); each exception is a
+# resource-level ignore_checks in template.yaml, with the reason beside it.
 cfn-lint: venv
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
 
 clippy:
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
@@ -76,6 +88,26 @@ build: venv ## release zips for Lambda in target/lambda/<binary>/bootstrap.zip
 BENCH_ARGS ?=
 bench: venv ## measure cold start, overhead, memory, size, cost and load; rewrite BENCHMARKS.md
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) infra/bench/bench.py $(BENCH_ARGS)
+
+# The storefront's browser tests drive the distribution's Chromium (Playwright cannot
+# download its own browsers here). Installed when missing, where we may: root with apt.
+chromium: ## install Debian's chromium for the browser tests, if missing
+	@if command -v chromium >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "apt-get install chromium (for tests/browser/)"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else \
+	  echo "!! The browser tests (tests/browser/) need Chromium at /usr/bin/chromium."; \
+	  echo "!! Install it (Debian/Ubuntu: sudo apt-get install chromium) and run make test again."; \
+	  exit 1; \
+	fi
+
+# STACK is the deployed CloudFormation stack (sam deploy's stack name); AWS credentials
+# and region come from the usual AWS environment/profile.
+STACK ?=
+publish-storefront: venv ## upload storefront/ + its config.json to the AWS stack STACK=<name>
+	@test -n "$(STACK)" || { echo "usage: make publish-storefront STACK=<stack name>"; exit 1; }
+	$(PY) infra/publish_storefront.py --stack $(STACK)
 
 clean-local: ## stop local processes and delete .local/
 	@if [ -x $(PY) ]; then $(PY) infra/stack.py down --name dev; $(PY) infra/stack.py down --name test; fi

@@ -15,8 +15,15 @@ template.yaml, so the local API is the deployed one.
   is 500 `{"message":"Internal Server Error"}`, as API Gateway answers.
 - `/2015-03-31/functions/...` (the Lambda Invoke API) passes through to watch, so one
   function can invoke another, and the event driver can, at the same address.
+- CORS, from the HttpApi's `CorsConfiguration`, as API Gateway does it: a preflight
+  (OPTIONS with `Origin` and `Access-Control-Request-Method`) is answered here, whatever
+  the routes, and never reaches a function; a response to an allowed origin gets
+  `Access-Control-Allow-Origin` and `-Expose-Headers`; CORS headers a function sends are
+  dropped; a disallowed origin gets no CORS headers at all. Origins are evaluated with
+  the template's parameters (`--parameter Name=value` for local values); one that only
+  AWS can resolve (the CloudFront domain) is left out.
 
-Not emulated: CORS (the HttpApi has no CorsConfiguration yet), the JWT authorizer (every
+Not emulated: the JWT authorizer (every
 function verifies the token itself, so a request without a valid token gets the
 function's 401 problem+json rather than API Gateway's `{"message":"Unauthorized"}`),
 throttling, and the 30 s integration timeout (watch may spend minutes building a
@@ -93,6 +100,101 @@ def routes_from_template(template: dict) -> list[Route]:
                 props = event.get("Properties", {})
                 found.append(route(props.get("Method", "ANY"), props.get("Path", "/$default"), binaries[logical]))
     return sorted(found, key=lambda r: (-r.literal_segments, -r.path.count("/"), r.method == "ANY"))
+
+
+@dataclass(frozen=True)
+class Cors:
+    """An HttpApi's CorsConfiguration, evaluated."""
+
+    origins: frozenset[str]
+    methods: str
+    headers: str
+    expose: str
+    max_age: int | None
+
+    def allows(self, origin: str) -> bool:
+        origin = origin.lower()
+        scheme = origin.split("://", 1)[0]
+        return bool({origin, "*", f"{scheme}://*"} & self.origins)
+
+    def preflight(self, origin: str, request_id: str) -> web.Response:
+        response = web.Response(status=204, headers={"apigw-requestid": request_id})
+        if self.allows(origin):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            for name, value in (("Methods", self.methods), ("Headers", self.headers)):
+                if value:
+                    response.headers[f"Access-Control-Allow-{name}"] = value
+            if self.max_age is not None:
+                response.headers["Access-Control-Max-Age"] = str(self.max_age)
+        return response
+
+    def apply(self, origin: str | None, response: web.StreamResponse) -> None:
+        """API Gateway's CORS headers replace any the function sent."""
+        for name in [n for n in response.headers if n.lower().startswith("access-control-")]:
+            response.headers.popall(name, None)
+        if origin and self.allows(origin):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            if self.expose:
+                response.headers["Access-Control-Expose-Headers"] = self.expose
+
+
+class OnlyInAws(LookupError):
+    """A value naming something that exists only in AWS (a CloudFront domain, say)."""
+
+
+def evaluate(value, template: dict, parameters: dict[str, str]):
+    """A CloudFormation value with what exists locally: parameters, pseudo parameters and
+    conditions. None is AWS::NoValue."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        name, when_true, when_false = value["Fn::If"]
+        chosen = when_true if condition(name, template, parameters) else when_false
+        return evaluate(chosen, template, parameters)
+    if isinstance(value, dict) and value.get("Ref") == "AWS::NoValue":
+        return None
+    refs = {"AWS::Region": provision.REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": provision.STACK_NAME,
+            "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", **parameters}
+    try:
+        return provision.resolve(value, refs)
+    except (KeyError, SystemExit) as err:
+        raise OnlyInAws(str(value)) from err
+
+
+def condition(name: str, template: dict, parameters: dict[str, str]) -> bool:
+    def holds(expr) -> bool:
+        (fn, args), = expr.items()
+        if fn == "Condition":
+            return holds(template["Conditions"][args])
+        if fn == "Fn::Not":
+            return not holds(args[0])
+        if fn == "Fn::And":
+            return all(holds(a) for a in args)
+        if fn == "Fn::Or":
+            return any(holds(a) for a in args)
+        if fn == "Fn::Equals":
+            return evaluate(args[0], template, parameters) == evaluate(args[1], template, parameters)
+        raise SystemExit(f"condition {name}: {fn} is not evaluated locally")
+
+    return holds(template["Conditions"][name])
+
+
+def cors_from_template(template: dict, parameters: dict[str, str]) -> Cors | None:
+    """The CorsConfiguration of the template's HttpApi (None without one)."""
+    apis = [r for r in template.get("Resources", {}).values() if r.get("Type") == "AWS::Serverless::HttpApi"]
+    config = apis[0].get("Properties", {}).get("CorsConfiguration") if len(apis) == 1 else None
+    if not config:
+        return None
+    origins = set()
+    for value in config.get("AllowOrigins", []):
+        try:
+            origin = evaluate(value, template, parameters)
+        except OnlyInAws:
+            continue
+        if origin:
+            origins.add(origin.lower())
+    max_age = config.get("MaxAge")
+    return Cors(frozenset(origins), ",".join(config.get("AllowMethods", [])),
+                ",".join(config.get("AllowHeaders", [])).lower(), ",".join(config.get("ExposeHeaders", [])).lower(),
+                None if max_age is None else int(max_age))
 
 
 def match(routes: list[Route], method: str, path: str) -> tuple[Route | None, dict]:
@@ -195,7 +297,7 @@ def response_from(result: object, request_id: str) -> web.Response:
     return response
 
 
-def make_app(routes: list[Route], lambda_url: str) -> web.Application:
+def make_app(routes: list[Route], lambda_url: str, cors: Cors | None = None) -> web.Application:
     session: ClientSession | None = None
 
     async def start(app: web.Application) -> None:
@@ -222,6 +324,15 @@ def make_app(routes: list[Route], lambda_url: str) -> web.Application:
         if request.path.startswith(INVOKE_PREFIX):
             return await passthrough(request, body)
         request_id = str(uuid.uuid4())
+        origin = request.headers.get("Origin")
+        if cors and request.method == "OPTIONS" and origin and "Access-Control-Request-Method" in request.headers:
+            return cors.preflight(origin, request_id)
+        response = await route_request(request, body, request_id)
+        if cors:
+            cors.apply(origin, response)
+        return response
+
+    async def route_request(request: web.Request, body: bytes, request_id: str) -> web.StreamResponse:
         r, params = match(routes, request.method, request.path)
         if len(request.rel_url.raw_path_qs) > MAX_TARGET_BYTES:
             return too_long(request_id)
@@ -254,14 +365,19 @@ def main() -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--lambda", dest="lambda_url", required=True, help="cargo lambda watch's address")
     parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
+    parser.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="a template parameter's local value (e.g. StorefrontOrigin=http://127.0.0.1:9200)")
     args = parser.parse_args()
-    routes = routes_from_template(provision.load_template(args.template))
+    template = provision.load_template(args.template)
+    routes = routes_from_template(template)
+    parameters = provision.template_parameters(template, dict(p.split("=", 1) for p in args.parameter))
+    cors = cors_from_template(template, parameters)
     # Long request lines go to the functions, which refuse over-long parameters in
     # problem+json; aiohttp's own limit (8 KB a line) would refuse them in plain text first.
     # (API Gateway takes request line and headers up to 10 KB together: a difference that
     # only lets more reach the functions here.)
     limit = 1024 * 1024
-    web.run_app(make_app(routes, args.lambda_url.rstrip("/")), host=args.host, port=args.port,
+    web.run_app(make_app(routes, args.lambda_url.rstrip("/"), cors), host=args.host, port=args.port,
                 access_log=None, print=None, max_line_size=limit, max_field_size=limit)
     return 0
 

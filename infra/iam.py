@@ -22,6 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 START, END = "<!-- iam-table:start -->", "<!-- iam-table:end -->"
 BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+# SAM adds it to the roles it generates when a function has Tracing: Active.
+XRAY_WRITE_ONLY = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
+XRAY_WRITE_ONLY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+                           "xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries"]
 
 
 def transformed() -> dict:
@@ -86,9 +90,14 @@ def table(template: dict) -> str:
             resources = ", ".join(f"`{show(r)}`" for r in as_list(statement["Resource"]))
             effect = statement.get("Effect", "Allow")
             rows.append(f"| {name} | {effect} | {actions} | {resources} |")
-        extra = [p.rsplit("/", 1)[1] for p in managed_policies(role) if p != BASIC_EXECUTION]
+        managed = managed_policies(role)
+        extra = [p.rsplit("/", 1)[1] for p in managed if p not in (BASIC_EXECUTION, XRAY_WRITE_ONLY)]
         rows.append(f"| {name} | Allow | `logs:CreateLogGroup`, `logs:CreateLogStream`, `logs:PutLogEvents` "
                     f"(managed `AWSLambdaBasicExecutionRole`{''.join(', ' + e for e in extra)}) | `*` |")
+        if XRAY_WRITE_ONLY in managed:
+            actions = ", ".join(f"`{a}`" for a in XRAY_WRITE_ONLY_ACTIONS)
+            rows.append(f"| {name} | Allow | {actions} (managed `AWSXrayWriteOnlyAccess`, "
+                        "which SAM adds for `Tracing: Active`) | `*` |")
     return "\n".join(rows)
 
 

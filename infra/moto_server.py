@@ -8,10 +8,16 @@ see half a transaction, lose a write to another transaction's rollback, or fail 
 polls must not block the store) gives tests and `make dev` the isolation the adapters
 rely on in AWS.
 
+It also completes moto's ConfirmSignUp: moto sends no code and accepts any, but leaves
+the address unverified, where Cognito marks it verified (the shopper proved it with the
+mailed code). Without that a shopper who signs up in the storefront would get no mail.
+
 Usage: python infra/moto_server.py -H 127.0.0.1 -p 5050
 """
 
 import argparse
+import io
+import json
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -35,6 +41,36 @@ def one_dynamodb_request_at_a_time(app: WsgiApp) -> WsgiApp:
     return serve
 
 
+def confirm_sign_up_verifies_the_email(app: WsgiApp) -> WsgiApp:
+    target = "AWSCognitoIdentityProviderService.ConfirmSignUp"
+
+    def serve(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if environ.get("HTTP_X_AMZ_TARGET") != target:
+            return app(environ, start_response)
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        status = []
+
+        def remember(code, headers, exc_info=None):
+            status.append(code)
+            return start_response(code, headers, exc_info)
+
+        answer = list(app(environ, remember))
+        if status and status[0].startswith("200"):
+            from moto.cognitoidp.models import cognitoidp_backends
+
+            request = json.loads(body)
+            for backends in cognitoidp_backends.values():
+                for region, backend in backends.items():
+                    for pool in [] if region == "global" else backend.user_pools.values():
+                        if request["ClientId"] in pool.clients:
+                            backend.admin_update_user_attributes(
+                                pool.id, request["Username"], [{"Name": "email_verified", "Value": "true"}])
+        return answer
+
+    return serve
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
@@ -42,7 +78,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto_server does: CloudFormation builds URLs from it
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple(args.host, args.port, one_dynamodb_request_at_a_time(app), threaded=True)
+    run_simple(args.host, args.port, confirm_sign_up_verifies_the_email(one_dynamodb_request_at_a_time(app)),
+               threaded=True)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ with cognito-idp calls (moto's CloudFormation leaves AWS::Cognito::* blank).
 SES email identities are created with sesv2 calls (SES refuses to send from
 an unknown sender), and the TTL settings of tables are applied with
 UpdateTimeToLive (moto's CloudFormation ignores TimeToLiveSpecification).
-Functions, roles, the HTTP API, alarms and log groups are not needed locally:
-`cargo lambda watch` plays the API and the functions, and infra/driver.py
+Functions, roles, the HTTP API, alarms, log groups and the storefront's bucket and
+CloudFront distribution are not needed locally (only LOCAL_TYPES go to moto):
+infra/storefront_server.py serves storefront/, infra/apigw.py plays the API (its
+CORS too), `cargo lambda watch` plays the functions, and infra/driver.py
 plays Lambda's event source mappings, which `event_source_mappings` reads
 from the transformed template.
 """

@@ -16,6 +16,8 @@ a re-run against a moto that is still up works. infra/driver.py then plays
 Lambda's event source mappings (SQS queues and the orders stream -> consumer
 functions through watch), as template.yaml declares them. Seeding creates the
 books of infra/seed/books.json and sets their stock (PUT /v1/inventory/{id}).
+Last, infra/storefront_server.py serves storefront/ on the API port + 200 (9200
+for dev), its own origin, which the API's CORS configuration allows.
 Runtime files live in .local/<name>/ (moto.log, watch.log, driver.log, pids,
 stack.json, functions.env, env.sh). Run it with the project venv's python
 (the Makefile does).
@@ -90,6 +92,11 @@ class Local:
     def stripe_endpoint(self) -> str:
         return f"http://127.0.0.1:{self.stripe_port}"
 
+    @property
+    def storefront_url(self) -> str:
+        """storefront/ on an origin of its own, so the browser really does CORS with the API."""
+        return f"http://127.0.0.1:{self.api_port + 200}"
+
 
 
 # Command-line text that identifies our processes behind a pid file (whatever their port).
@@ -98,6 +105,10 @@ STRIPE_MARKER = "localstripe_server.py -H 127.0.0.1"
 APIGW_MARKER = "infra/apigw.py --port"
 WATCH_MARKER = "lambda watch -A 127.0.0.1"
 DRIVER_MARKER = "infra/driver.py --stack"
+STOREFRONT_MARKER = "infra/storefront_server.py --port"
+# moto sends no confirmation mail and takes any code (infra/moto_server.py then marks the
+# address verified, as Cognito does for a right code).
+SIGN_UP_CODE_HINT = "Local stack: no mail is sent; any code confirms the sign-up (e.g. 123456)."
 
 # Stock set for every seeded book: STOCK_DEFAULT, except these titles (to show
 # low and out-of-stock books). Recorded in stack.json under "stock".
@@ -184,6 +195,7 @@ def describe(local: Local, stack: provision.Stack) -> dict:
     """The contents of stack.json: what tests and people need to reach the stack."""
     return {
         "apiUrl": local.api_url,
+        "storefrontUrl": local.storefront_url,
         "lambdaUrl": local.lambda_url,
         "awsEndpoint": local.endpoint,
         "stripeEndpoint": local.stripe_endpoint,
@@ -293,7 +305,8 @@ def start_apigw(local: Local) -> subprocess.Popen:
                       "stop it or pass --api-port")
     log_path = local.dir / "apigw.log"
     log_path.unlink(missing_ok=True)
-    argv = [str(VENV_BIN / "python"), "infra/apigw.py", "--port", str(local.api_port), "--lambda", local.lambda_url]
+    argv = [str(VENV_BIN / "python"), "infra/apigw.py", "--port", str(local.api_port), "--lambda", local.lambda_url,
+            "--parameter", f"StorefrontOrigin={local.storefront_url}"]
     proc = procs.start(argv, pidfile, log_path, dict(os.environ), ROOT)
     deadline = time.monotonic() + 30
     while not procs.port_open(local.api_port):
@@ -301,6 +314,33 @@ def start_apigw(local: Local) -> subprocess.Popen:
             raise Failure(f"the local API did not start:\n{procs.tail(log_path)}")
         time.sleep(0.2)
     log(f"API Gateway (infra/apigw.py) on {local.api_url} -> functions (log {log_path.relative_to(ROOT)})")
+    return proc
+
+
+def start_storefront(local: Local, described: dict) -> subprocess.Popen:
+    """storefront/ with this stack's config.json (in AWS, `make publish-storefront` writes it)."""
+    pidfile = local.dir / "storefront.pid"
+    procs.stop(pidfile, STOREFRONT_MARKER)
+    port = int(local.storefront_url.rsplit(":", 1)[1])
+    if procs.port_open(port):
+        raise Failure(f"port {port} is taken by a process this script did not start; stop it or pass --api-port")
+    config = local.dir / "storefront-config.json"
+    config.write_text(json.dumps({
+        "apiUrl": local.api_url,
+        "region": described["region"],
+        "userPoolClientId": described["userPoolClientId"],
+        "cognitoEndpoint": local.endpoint,
+        "signUpCodeHint": SIGN_UP_CODE_HINT,
+    }, indent=2) + "\n")
+    log_path = local.dir / "storefront.log"
+    argv = [str(VENV_BIN / "python"), "infra/storefront_server.py", "--port", str(port), "--config", str(config)]
+    proc = procs.start(argv, pidfile, log_path, dict(os.environ), ROOT)
+    deadline = time.monotonic() + 30
+    while not procs.port_open(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise Failure(f"the storefront server did not start:\n{procs.tail(log_path)}")
+        time.sleep(0.2)
+    log(f"storefront on {local.storefront_url} (log {log_path.relative_to(ROOT)})")
     return proc
 
 
@@ -517,7 +557,9 @@ def bring_up(local: Local, args, before_watch=None) -> tuple[list[subprocess.Pop
         start_moto(local)  # reset, also when reused
         start_stripe(local)  # emptied, likewise
         log(f"provisioning from template.yaml into {local.endpoint}")
-        described = describe(local, provision.provision(ROOT / "template.yaml", local.endpoint))
+        stack = provision.provision(ROOT / "template.yaml", local.endpoint,
+                                    {"StorefrontOrigin": local.storefront_url})
+        described = describe(local, stack)
         return described, write_files(local, described)
 
     described, test_env = fresh()
@@ -536,7 +578,8 @@ def bring_up(local: Local, args, before_watch=None) -> tuple[list[subprocess.Pop
     seed(local, described, args.seed)
     described["stock"] = seed_stock(local, described)
     write_stack_json(local, described)
-    return [watch, driver, gateway], described
+    storefront = start_storefront(local, described)
+    return [watch, driver, gateway, storefront], described
 
 
 def on_signal(signum, frame):
@@ -550,6 +593,7 @@ def stop_all(local: Local) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     procs.stop(local.dir / "driver.pid", DRIVER_MARKER)
     procs.stop(local.dir / "apigw.pid", APIGW_MARKER)
+    procs.stop(local.dir / "storefront.pid", STOREFRONT_MARKER)
     procs.stop(local.dir / "watch.pid", WATCH_MARKER)
     procs.stop(local.dir / "moto.pid", MOTO_MARKER)
     procs.stop(local.dir / "localstripe.pid", STRIPE_MARKER)
@@ -561,6 +605,7 @@ def banner(local: Local, described: dict) -> None:
     rel = (local.dir / "stack.json").relative_to(ROOT)
     print(f"""
 Bookish is up ({local.name})
+  Storefront      {local.storefront_url}   (sign-up codes: any code confirms locally)
   API             {local.api_url}
   AWS endpoint    {local.endpoint}   (region {described['region']}, keys testing/testing)
   Stripe API      {local.stripe_endpoint}   (localstripe; pay with pm_card_visa, decline with pm_card_chargeDeclined)
@@ -592,11 +637,11 @@ def run_checked(argv: list[str], env: dict[str, str], what: str, ok=(0,)) -> int
 
 def cmd_dev(local: Local, args) -> None:
     try:
-        (watch, driver, gateway), described = bring_up(local, args)
+        (watch, driver, gateway, storefront), described = bring_up(local, args)
         banner(local, described)
         print("Ctrl-C stops moto, watch and the driver.", flush=True)
         moto_pid = procs.recorded(local.dir / "moto.pid", MOTO_MARKER)
-        running = {"watch": watch, "driver": driver, "apigw": gateway}
+        running = {"watch": watch, "driver": driver, "apigw": gateway, "storefront": storefront}
         while all(p.poll() is None for p in running.values()) and moto_pid and procs.alive(moto_pid):
             time.sleep(1)
         dead = next((name for name, p in running.items() if p.poll() is not None), "moto")

@@ -76,3 +76,43 @@ def test_a_request_target_no_function_could_take_is_a_400_problem():
     assert response.headers["x-request-id"] == response.headers["x-correlation-id"] == "req"
     assert __import__("json").loads(response.body)["type"] == "urn:bookish:problem:validation-error"
 
+
+
+TEMPLATE = provision.load_template(apigw.ROOT / "template.yaml")
+LOCAL_ORIGIN = "http://127.0.0.1:9200"
+
+
+def cors_with(**parameters):
+    return apigw.cors_from_template(TEMPLATE, provision.template_parameters(TEMPLATE, parameters))
+
+
+def test_cors_comes_from_the_template_with_the_local_origin_and_without_the_cloudfront_one():
+    cors = cors_with(StorefrontOrigin=LOCAL_ORIGIN)
+    assert cors.origins == {LOCAL_ORIGIN}, "the CloudFront origin exists only in AWS"
+    assert {r.method for r in ROUTES} <= set(cors.methods.split(","))
+    assert {"authorization", "content-type", "idempotency-key", "if-match"} <= set(cors.headers.split(","))
+    assert {"etag", "location", "x-request-id", "retry-after"} <= set(cors.expose.split(","))
+    assert cors.max_age and cors.max_age > 0
+    assert cors_with(StorefrontOrigin="").origins == frozenset(), "an empty parameter allows no other origin"
+
+
+def test_a_preflight_from_an_allowed_origin_gets_the_configuration_and_others_get_nothing():
+    cors = cors_with(StorefrontOrigin=LOCAL_ORIGIN)
+    allowed = cors.preflight(LOCAL_ORIGIN, "req")
+    assert allowed.status == 204 and allowed.headers["Access-Control-Allow-Origin"] == LOCAL_ORIGIN
+    assert allowed.headers["Access-Control-Allow-Methods"] == cors.methods
+    assert allowed.headers["Access-Control-Max-Age"] == str(cors.max_age)
+    refused = cors.preflight("http://evil.example", "req")
+    assert refused.status == 204 and not [h for h in refused.headers if h.lower().startswith("access-control-")]
+
+
+def test_responses_get_the_gateways_cors_headers_and_never_the_functions():
+    cors = cors_with(StorefrontOrigin=LOCAL_ORIGIN)
+    function_says = {"statusCode": 200, "headers": {"access-control-allow-origin": "*", "etag": '"1"'}, "body": "{}"}
+    response = apigw.response_from(function_says, "req")
+    cors.apply(LOCAL_ORIGIN, response)
+    assert response.headers["Access-Control-Allow-Origin"] == LOCAL_ORIGIN
+    assert "etag" in response.headers["Access-Control-Expose-Headers"].split(",")
+    other = apigw.response_from(function_says, "req")
+    cors.apply("http://evil.example", other)
+    assert not [h for h in other.headers if h.lower().startswith("access-control-")]

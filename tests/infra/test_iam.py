@@ -1,6 +1,7 @@
 """Least privilege, read from the roles CloudFormation will really create (template.yaml
 after the SAM transform): each function has a role of its own, no managed policy but basic
-execution, and no statement on Resource "*" except the few AWS leaves no choice about.
+execution (and X-Ray's write-only one on the roles SAM generates), and no statement on
+Resource "*" except the few AWS leaves no choice about.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ WILDCARD_EXCEPTIONS = {
         "sns:Publish to a phone number has no resource ARN; NoTopics denies every topic",
     ("OrderPublisherRole", "ListStreams"):
         "dynamodb:ListStreams supports no resource-level permission; reading needs the stream ARN",
+    **{(role, "WriteTraces"): "X-Ray's Put* actions support no resource-level permission"
+       for role in ("InventoryEventsRole", "NotificationEventsRole", "OrderPublisherRole", "OrderStockEventsRole")},
 }
 
 
@@ -38,9 +41,19 @@ def test_every_function_has_a_role_of_its_own(template, roles):
     assert len(roles) == sum(1 for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
 
 
-def test_no_managed_policy_but_basic_execution(roles):
+def test_no_managed_policy_but_basic_execution_and_xray_writes(template, roles):
     for function, role in roles.items():
-        assert iam.managed_policies(role) == [iam.BASIC_EXECUTION], function
+        # Tracing: Active makes SAM add X-Ray's write-only policy to each role it generates.
+        generated = {"Key": "lambda:createdBy", "Value": "SAM"} in role["Properties"].get("Tags", [])
+        expected = [iam.BASIC_EXECUTION, iam.XRAY_WRITE_ONLY] if generated else [iam.BASIC_EXECUTION]
+        assert iam.managed_policies(role) == expected, function
+
+
+def test_every_function_may_write_traces(template, roles):
+    for function, role in roles.items():
+        inline = [s for s in iam.statements(role) if s["Effect"] == "Allow"
+                  and {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} <= set(iam.as_list(s["Action"]))]
+        assert iam.XRAY_WRITE_ONLY in iam.managed_policies(role) or inline, function
 
 
 def test_no_wildcard_resource_but_the_justified_ones(template, roles):
