@@ -112,21 +112,6 @@ async function catalog(params) {
     show("Books", form);
     return showError(form, err.message, err.field);
   }
-  if (filters.author && !cursor && !page.items.length) {
-    // The API matches whole author names; "orwell" finds George Orwell through the names
-    // the catalog holds.
-    const authors = await authorsMatching(filters.author);
-    if (location.hash !== rendering) return;
-    if (authors.length === 1) {
-      announce(`Showing books by ${authors[0]}`);
-      return go(`/?${query({ ...filters, author: authors[0] })}`);
-    }
-    if (authors.length > 1) {
-      show("Search results", form, h("p", {}, "Which author did you mean?"),
-        h("ul", {}, authors.map((a) => h("li", {}, h("a", { href: `#/?${query({ ...filters, author: a })}` }, a)))));
-      return;
-    }
-  }
   const link = (extra) => `#/?${query(filters)}&${extra}`;
   const pager = h("nav", { class: "pager", "aria-label": "Pages" },
     back.length ? h("a", { href: link(back.slice(0, -1).map((c) => `back=${encodeURIComponent(c)}`).join("&")
@@ -140,21 +125,6 @@ async function catalog(params) {
       : h("p", {}, "No books match. Try a shorter title or another author or genre."),
     pager);
   announce(`${page.items.length} books shown`);
-}
-
-const fold = (text) => text.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
-const AUTHOR_SCAN_PAGES = 10; // of 100 books: enough for a small shop, bounded for a big one
-
-async function authorsMatching(words) {
-  const wanted = fold(words).split(/\s+/).filter(Boolean);
-  const found = new Set();
-  let cursor = "";
-  for (let i = 0; i < AUTHOR_SCAN_PAGES; i++) {
-    const { data } = await api("GET", `/v1/books?${query({ limit: 100, cursor })}`);
-    data.items.filter((b) => wanted.every((w) => fold(b.author).includes(w))).forEach((b) => found.add(b.author));
-    if (!(cursor = data.nextCursor)) break;
-  }
-  return [...found].sort();
 }
 
 function bookCard(book) {

@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 
 pub const MAX_TITLE_CHARS: usize = 300;
 pub const MAX_AUTHOR_CHARS: usize = 200;
+/// How many distinct words of an author's name are searchable (`Book::author_words`).
+/// Each is an entry written with the book in one transaction; 10 keeps the largest write
+/// (a replace moving 10 genres and 10 words: 43 items) within DynamoDB's 100.
+pub const MAX_AUTHOR_WORDS: usize = 10;
 pub const MAX_GENRES: usize = 10;
 pub const MAX_GENRE_CHARS: usize = 50;
 pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
@@ -53,6 +57,22 @@ impl Book {
 
     pub fn author_key(&self) -> String {
         fold(&self.author)
+    }
+
+    /// The words an author search finds the book by: the distinct words of the folded
+    /// name, first `MAX_AUTHOR_WORDS` of them. Folding already splits at whitespace and
+    /// punctuation, so "J. R. R. Tolkien" has the words j, r and tolkien.
+    pub fn author_words(&self) -> Vec<String> {
+        let mut words: Vec<String> = Vec::new();
+        for word in self.author_key().split_whitespace() {
+            if words.len() == MAX_AUTHOR_WORDS {
+                break;
+            }
+            if !words.iter().any(|w| w == word) {
+                words.push(word.to_owned());
+            }
+        }
+        words
     }
 
     pub fn genre_keys(&self) -> Vec<String> {
@@ -290,14 +310,13 @@ mod tests {
         }
     }
 
-    #[test]
-    fn positions_sort_by_folded_title_then_id() {
+    fn book_by(author: &str) -> Book {
         let draft = input().parse(2026).unwrap();
-        let book = Book {
+        Book {
             id: "b1".into(),
             isbn: draft.isbn,
             title: "Cien Años de Soledad".into(),
-            author: draft.author,
+            author: author.into(),
             genres: draft.genres,
             description: draft.description,
             published_year: 1967,
@@ -305,7 +324,25 @@ mod tests {
             created_at: String::new(),
             updated_at: String::new(),
             version: 1,
-        };
+        }
+    }
+
+    #[test]
+    fn author_words_are_the_distinct_folded_words_of_the_name() {
+        assert_eq!(book_by("George Orwell").author_words(), ["george", "orwell"]);
+        assert_eq!(book_by("J. R. R. Tolkien").author_words(), ["j", "r", "tolkien"]);
+        assert_eq!(book_by("Gabriel García-Márquez").author_words(), ["gabriel", "garcia", "marquez"]);
+        assert_eq!(book_by("Flann O'Brien, Jr.").author_words(), ["flann", "o", "brien", "jr"]);
+        assert_eq!(book_by("Plato").author_words(), ["plato"]);
+        assert_eq!(book_by("?!").author_words(), Vec::<String>::new());
+        let many: Vec<String> = (0..15).map(|i| format!("w{i}")).collect();
+        assert_eq!(book_by(&many.join(" ")).author_words(), many[..MAX_AUTHOR_WORDS]);
+        assert_eq!(book_by("a a b a c").author_words(), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn positions_sort_by_folded_title_then_id() {
+        let book = book_by("Gabriel García Márquez");
         assert_eq!(book.position(), "cien anos de soledad#b1");
         assert_eq!(book.etag(), "\"1\"");
     }

@@ -288,6 +288,7 @@ async fn a_forged_cursor_with_a_valid_digest_cannot_leave_the_title_prefix() {
     for (filter, scope) in [
         (vec![], scope_of(Scope::All)),
         (vec![("author", "ada smith")], scope_of(Scope::Author("ada smith".into()))),
+        (vec![("author", "Smith")], scope_of(Scope::AuthorWord("smith".into()))),
         (vec![("genre", "Tests")], scope_of(Scope::Genre("tests".into()))),
     ] {
         let params = |extra: &[(&'static str, &str)]| -> Vec<(&str, String)> {
@@ -361,6 +362,52 @@ async fn a_cursor_from_another_query_is_refused() {
     ] {
         assert_invalid(&read(&store, query(&other)).await, "cursor", &format!("{other:?}"));
     }
+}
+
+#[tokio::test]
+async fn a_cursor_from_an_author_word_is_refused_for_the_whole_name_and_back() {
+    let (store, _) = store_with_forge_books().await;
+    let word = read(&store, query(&[("q", "forge"), ("author", "SMITH"), ("limit", "1")])).await;
+    let word_cursor = json_of(&word)["nextCursor"].as_str().unwrap().to_owned();
+    let name = read(&store, query(&[("q", "forge"), ("author", "ada smith"), ("limit", "1")])).await;
+    let name_cursor = json_of(&name)["nextCursor"].as_str().unwrap().to_owned();
+    let next = read(&store, query(&[("q", "forge"), ("author", "smith"), ("cursor", &word_cursor)])).await;
+    assert_eq!(titles(&next), ["Forge Three", "Forge Two"]);
+    for other in [
+        vec![("q", "forge"), ("author", "ada smith"), ("cursor", word_cursor.as_str())],
+        vec![("q", "forge"), ("author", "ada"), ("cursor", word_cursor.as_str())],
+        vec![("q", "forge"), ("cursor", word_cursor.as_str())],
+        vec![("q", "forge"), ("author", "smith"), ("cursor", name_cursor.as_str())],
+    ] {
+        assert_invalid(&read(&store, query(&other)).await, "cursor", &format!("{other:?}"));
+    }
+}
+
+#[tokio::test]
+async fn one_author_word_finds_every_author_with_it() {
+    let store = MemoryBookStore::default();
+    for (title, author) in [
+        ("1984", "George Orwell"),
+        ("Middlemarch", "George Eliot"),
+        ("The Hobbit", "J. R. R. Tolkien"),
+        ("Anna Karenina", "Leo Tolstoy"),
+    ] {
+        store.insert(&support::book(title, author, &["Classics"])).await.unwrap();
+    }
+    for (author, expected) in [
+        ("orwell", vec!["1984"]),
+        ("ORWELL", vec!["1984"]),
+        ("george", vec!["1984", "Middlemarch"]),
+        ("Tolkien", vec!["The Hobbit"]),
+        ("R.", vec!["The Hobbit"]),
+        ("j. r. r. tolkien", vec!["The Hobbit"]),
+        ("orwel", vec![]),
+        ("george tolstoy", vec![]),
+        ("orwell george", vec![]),
+    ] {
+        assert_eq!(titles(&read(&store, query(&[("author", author)])).await), expected, "{author}");
+    }
+    assert_eq!(titles(&read(&store, query(&[("author", "george"), ("q", "mid")])).await), ["Middlemarch"]);
 }
 
 #[tokio::test]

@@ -5,6 +5,9 @@
 //!   and gsi2 (`byAuthor`: `AUTHOR#<folded author>` / position).
 //! - genre entry: pk `GENRE#<folded genre>`, sk position; a copy of the book per genre,
 //!   so a genre listing is one query.
+//! - author-word entry: pk `AUTHORWORD#<word>`, sk position; a copy of the book per word
+//!   of its folded author name (`Book::author_words`), so a search for one word of a
+//!   name ("orwell") is one query too.
 //! - ISBN guard:  pk `ISBN#<isbn>`, sk `ISBN`, `bookId`; makes ISBNs unique.
 //!
 //! Every write touches the book and its entries in one transaction, so the listings
@@ -20,10 +23,15 @@ use aws_sdk_dynamodb::Client;
 use bookish_shared::dynamo::{failed_conditions, n, s, Item};
 
 use super::{BookFilter, BookStore, Scope, StoreError, PREFIX_END};
-use crate::book::Book;
+use crate::book::{Book, MAX_AUTHOR_WORDS, MAX_GENRES};
 
 const BY_TITLE: &str = "byTitle";
 const BY_AUTHOR: &str = "byAuthor";
+
+/// DynamoDB takes at most 100 items per transaction. The largest write is a replace that
+/// changes the ISBN (3 items) and moves every entry (old ones deleted, new ones put);
+/// every item is at most one book (~45 KB), far inside the 4 MB a transaction may carry.
+const _: () = assert!(3 + 2 * (MAX_GENRES + MAX_AUTHOR_WORDS) <= 100);
 
 pub struct DynamoBookStore {
     client: Client,
@@ -58,8 +66,11 @@ impl DynamoBookStore {
         Item::from([("pk".into(), s(format!("ISBN#{}", book.isbn.as_str()))), ("sk".into(), s("ISBN"))])
     }
 
-    fn genre_keys(book: &Book) -> BTreeSet<(String, String)> {
-        book.genre_keys().into_iter().map(|genre| (format!("GENRE#{genre}"), book.position())).collect()
+    /// The keys of the book's listing entries: one per genre, one per author word.
+    fn entry_keys(book: &Book) -> BTreeSet<(String, String)> {
+        let genres = book.genre_keys().into_iter().map(|genre| format!("GENRE#{genre}"));
+        let words = book.author_words().into_iter().map(|word| format!("AUTHORWORD#{word}"));
+        genres.chain(words).map(|pk| (pk, book.position())).collect()
     }
 
     fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
@@ -80,7 +91,7 @@ impl DynamoBookStore {
         self.put_new(guard)
     }
 
-    fn put_genre_entries(
+    fn put_entries(
         &self,
         book: &Book,
         keys: &BTreeSet<(String, String)>,
@@ -104,7 +115,7 @@ impl DynamoBookStore {
         Ok(TransactWriteItem::builder().delete(delete.build().map_err(unavailable)?).build())
     }
 
-    fn delete_genre_entries(&self, keys: &BTreeSet<(String, String)>) -> Result<Vec<TransactWriteItem>, StoreError> {
+    fn delete_entries(&self, keys: &BTreeSet<(String, String)>) -> Result<Vec<TransactWriteItem>, StoreError> {
         keys.iter()
             .map(|(pk, sk)| self.delete(Item::from([("pk".into(), s(pk)), ("sk".into(), s(sk))]), None))
             .collect()
@@ -174,7 +185,7 @@ impl BookStore for DynamoBookStore {
 
     async fn insert(&self, book: &Book) -> Result<(), StoreError> {
         let mut items = vec![self.put_isbn_guard(book)?, self.put_new(Self::book_item(book)?)?];
-        items.extend(self.put_genre_entries(book, &Self::genre_keys(book))?);
+        items.extend(self.put_entries(book, &Self::entry_keys(book))?);
         let duplicate = StoreError::DuplicateIsbn(book.isbn.as_str().to_owned());
         self.transact(items, vec![(0, duplicate), (1, StoreError::Changed)]).await
     }
@@ -194,10 +205,10 @@ impl BookStore for DynamoBookStore {
             items.push(self.put_isbn_guard(next)?);
             items.push(self.delete(Self::isbn_key(current), None)?);
         }
-        let (old, new) = (Self::genre_keys(current), Self::genre_keys(next));
+        let (old, new) = (Self::entry_keys(current), Self::entry_keys(next));
         // A transaction may touch an item once: entries kept under the same key are just overwritten.
-        items.extend(self.delete_genre_entries(&old.difference(&new).cloned().collect())?);
-        items.extend(self.put_genre_entries(next, &new)?);
+        items.extend(self.delete_entries(&old.difference(&new).cloned().collect())?);
+        items.extend(self.put_entries(next, &new)?);
         self.transact(items, guards).await
     }
 
@@ -206,7 +217,7 @@ impl BookStore for DynamoBookStore {
             self.delete(Self::book_key(&current.id), Some(current.version))?,
             self.delete(Self::isbn_key(current), None)?,
         ];
-        items.extend(self.delete_genre_entries(&Self::genre_keys(current))?);
+        items.extend(self.delete_entries(&Self::entry_keys(current))?);
         self.transact(items, vec![(0, StoreError::Changed)]).await
     }
 
@@ -214,6 +225,7 @@ impl BookStore for DynamoBookStore {
         let (index, pk_attr, sk_attr, pk) = match &filter.scope {
             Scope::All => (Some(BY_TITLE), "gsi1pk", "gsi1sk", "BOOKS".to_owned()),
             Scope::Author(author) => (Some(BY_AUTHOR), "gsi2pk", "gsi2sk", format!("AUTHOR#{author}")),
+            Scope::AuthorWord(word) => (None, "pk", "sk", format!("AUTHORWORD#{word}")),
             Scope::Genre(genre) => (None, "pk", "sk", format!("GENRE#{genre}")),
         };
         // Positions are unique, so "after the cursor" is a plain sort-key range, no

@@ -32,6 +32,7 @@ fn check_book_keys(book: &Book) -> Result<(), StoreError> {
     check_key(&format!("BOOK#{}", book.id), Some("BOOK"))?;
     check_key("BOOKS", Some(&position))?;
     check_key(&format!("AUTHOR#{}", book.author_key()), Some(&position))?;
+    book.author_words().iter().try_for_each(|word| check_key(&format!("AUTHORWORD#{word}"), Some(&position)))?;
     book.genre_keys().iter().try_for_each(|genre| check_key(&format!("GENRE#{genre}"), Some(&position)))
 }
 
@@ -40,6 +41,7 @@ fn check_query(filter: &BookFilter, after: Option<&str>) -> Result<(), StoreErro
     let pk = match &filter.scope {
         Scope::All => "BOOKS".to_owned(),
         Scope::Author(author) => format!("AUTHOR#{author}"),
+        Scope::AuthorWord(word) => format!("AUTHORWORD#{word}"),
         Scope::Genre(genre) => format!("GENRE#{genre}"),
     };
     check_key(&pk, None)?;

@@ -24,8 +24,10 @@ pub struct BookFilter {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Scope {
     All,
-    /// Folded author name.
+    /// Folded author name, whole.
     Author(String),
+    /// One word of the folded author name (see `Book::author_words`).
+    AuthorWord(String),
     /// Folded genre name.
     Genre(String),
 }
@@ -36,6 +38,7 @@ impl BookFilter {
         let scope = match &self.scope {
             Scope::All => "all".to_owned(),
             Scope::Author(author) => format!("author={author}"),
+            Scope::AuthorWord(word) => format!("author-word={word}"),
             Scope::Genre(genre) => format!("genre={genre}"),
         };
         format!("books|{scope}|q={}", self.title_prefix.as_deref().unwrap_or(""))
@@ -45,6 +48,7 @@ impl BookFilter {
         let in_scope = match &self.scope {
             Scope::All => true,
             Scope::Author(author) => &book.author_key() == author,
+            Scope::AuthorWord(word) => book.author_words().contains(word),
             Scope::Genre(genre) => book.genre_keys().contains(genre),
         };
         in_scope && self.title_prefix.as_ref().is_none_or(|prefix| book.position().starts_with(prefix.as_str()))
