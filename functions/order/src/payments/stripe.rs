@@ -346,9 +346,25 @@ impl PaymentGateway for StripePayments {
     }
 }
 
+/// A Stripe path with its object ids taken out (`/v1/payment_intents/{id}/capture`), so
+/// span names group alike calls.
+fn stripe_route(path: &str) -> String {
+    path.split('/')
+        .map(|part| if part.contains('_') && part != "payment_intents" { "{id}" } else { part })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn span_names_leave_object_ids_out() {
+        assert_eq!(stripe_route("/v1/payment_intents/pi_3Qx9/capture"), "/v1/payment_intents/{id}/capture");
+        assert_eq!(stripe_route("/v1/payment_intents"), "/v1/payment_intents");
+        assert_eq!(stripe_route("/v1/refunds"), "/v1/refunds");
+    }
 
     #[test]
     fn keys_must_suit_the_stage() {
@@ -368,13 +384,4 @@ mod tests {
         assert!(StripePayments::new(STRIPE_API, Stage::Prod, key()).is_ok());
         assert!(StripePayments::new("http://127.0.0.1:8420", Stage::Dev, key()).is_ok());
     }
-}
-
-/// A Stripe path with its object ids taken out (`/v1/payment_intents/{id}/capture`), so
-/// span names group alike calls.
-fn stripe_route(path: &str) -> String {
-    path.split('/')
-        .map(|part| if part.contains('_') && part != "payment_intents" { "{id}" } else { part })
-        .collect::<Vec<_>>()
-        .join("/")
 }
