@@ -16,7 +16,7 @@ AARCH64 := aarch64-unknown-linux-gnu
 # or STACK_ARGS="--dump-events .local/events" (every queue/stream event the driver sends)
 STACK_ARGS ?=
 
-.PHONY: help venv dev up down test lint fmt-check clippy cfn-lint api-compat build bench clean-local chromium publish-storefront
+.PHONY: help venv dev up down trace test lint fmt-check clippy cfn-lint api-compat build bench clean-local chromium publish-storefront
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,12 @@ up: venv ## like dev, but leaves the stack running in the background
 
 down: venv ## stop what `make up` (or a `make dev` killed with -9) left running
 	$(PY) infra/stack.py down --name dev
+
+# The order's journey, from the spans the stack stored (infra/trace.py).
+STACK ?= dev
+trace: venv ## print an order's journey as a waterfall: make trace ORDER=<order id> [STACK=dev]
+	@test -n "$(ORDER)" || { echo "usage: make trace ORDER=<order id> [STACK=dev]"; exit 2; }
+	$(PY) infra/trace.py "$(ORDER)" --stack "$(STACK)"
 
 # Fast checks first; stack.py then runs cargo test and pytest (tests/, including the
 # driver's own tests in tests/infra/) against moto :5051 + API :9001 + the driver.

@@ -19,7 +19,8 @@ books of infra/seed/books.json and sets their stock (PUT /v1/inventory/{id}).
 Last, infra/storefront_server.py serves storefront/ on the API port + 200 (9200
 for dev), its own origin, which the API's CORS configuration allows.
 Runtime files live in .local/<name>/ (moto.log, watch.log, driver.log, pids,
-stack.json, functions.env, env.sh). Run it with the project venv's python
+stack.json, functions.env, env.sh, and spans.jsonl: every span the functions export,
+through infra/otlp_receiver.py; `make trace ORDER=<id>` reads it). Run it with the project venv's python
 (the Makefile does).
 """
 
@@ -47,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 PROFILES = {"dev": (5050, 9000), "test": (5051, 9001), "bench": (5052, 9002)}  # name -> (moto, API port)
 STRIPE_PORTS = {"dev": 8420, "test": 8421, "bench": 8422}  # name -> localstripe port
+OTLP_PORTS = {"dev": 4318, "test": 4319, "bench": 4320}  # name -> OTLP receiver port
 # The test stack fires Schedule events this often (seconds) instead of the template's rate.
 TEST_SCHEDULE_SECONDS = 3
 API_WAIT_SECONDS = 15 * 60  # the first debug build of the AWS SDK takes minutes on 2 cores
@@ -97,11 +99,24 @@ class Local:
         """storefront/ on an origin of its own, so the browser really does CORS with the API."""
         return f"http://127.0.0.1:{self.api_port + 200}"
 
+    @property
+    def otlp_port(self) -> int:
+        return OTLP_PORTS.get(self.name, self.moto_port + 3380)
+
+    @property
+    def otlp_endpoint(self) -> str:
+        """infra/otlp_receiver.py: the functions' spans, stored in spans.jsonl."""
+        return f"http://127.0.0.1:{self.otlp_port}"
+
+    @property
+    def spans(self) -> Path:
+        return self.dir / "spans.jsonl"
 
 
 # Command-line text that identifies our processes behind a pid file (whatever their port).
 MOTO_MARKER = "moto_server.py -H 127.0.0.1"
 STRIPE_MARKER = "localstripe_server.py -H 127.0.0.1"
+OTLP_MARKER = "otlp_receiver.py -H 127.0.0.1"
 APIGW_MARKER = "infra/apigw.py --port"
 WATCH_MARKER = "lambda watch -A 127.0.0.1"
 DRIVER_MARKER = "infra/driver.py --stack"
@@ -140,7 +155,8 @@ def http(method: str, url: str, body: bytes | None = None, headers: dict | None 
 # moto and localstripe
 # --------------------------------------------------------------------------
 
-def start_server(local: Local, name: str, script: str, port: int, ready, marker: str) -> None:
+def start_server(local: Local, name: str, script: str, port: int, ready, marker: str,
+                 extra: tuple[str, ...] = ()) -> None:
     """Start infra/<script> on `port` (ours: `marker -p port`), or reuse the one a previous run
     of ours left there; wait until `ready()`."""
     pidfile = local.dir / f"{name}.pid"
@@ -153,7 +169,7 @@ def start_server(local: Local, name: str, script: str, port: int, ready, marker:
     procs.stop(pidfile, marker)  # a hung leftover, or one on another port
     log_path = local.dir / f"{name}.log"
     log_path.unlink(missing_ok=True)
-    argv = [str(VENV_BIN / "python"), str(ROOT / "infra" / script), "-H", "127.0.0.1", "-p", str(port)]
+    argv = [str(VENV_BIN / "python"), str(ROOT / "infra" / script), "-H", "127.0.0.1", "-p", str(port), *extra]
     proc = procs.start(argv, pidfile, log_path, dict(os.environ), ROOT)
     log(f"starting {name} on 127.0.0.1:{port} (log {log_path.relative_to(ROOT)})")
     deadline = time.monotonic() + 60
@@ -187,6 +203,14 @@ def start_stripe(local: Local) -> None:
         raise Failure(f"localstripe reset answered {status}")
 
 
+def start_otlp_receiver(local: Local) -> None:
+    """The trace receiver, its spans file emptied: traces are of this run only."""
+    local.dir.mkdir(parents=True, exist_ok=True)
+    local.spans.unlink(missing_ok=True)
+    start_server(local, "otlp", "otlp_receiver.py", local.otlp_port, lambda: procs.port_open(local.otlp_port),
+                 OTLP_MARKER, ("--out", str(local.spans)))
+
+
 # --------------------------------------------------------------------------
 # Stack description and environments
 # --------------------------------------------------------------------------
@@ -214,11 +238,14 @@ def describe(local: Local, stack: provision.Stack) -> dict:
         "eventSourceMappings": stack.event_source_mappings,  # what infra/driver.py drives
         "auth": {"issuer": stack.issuer, "jwksUrl": stack.jwks_url, "audience": stack.user_pool_client_id},
         "users": provision.USERS,
-        "functionEnv": function_env(stack, local.lambda_url, local.stripe_endpoint),
+        "otlpEndpoint": local.otlp_endpoint,
+        "spans": str(local.spans),
+        "functionEnv": function_env(stack, local.lambda_url, local.stripe_endpoint, local.otlp_endpoint),
     }
 
 
-def function_env(stack: provision.Stack, lambda_url: str, stripe_endpoint: str) -> dict[str, str]:
+def function_env(stack: provision.Stack, lambda_url: str, stripe_endpoint: str,
+                 otlp_endpoint: str) -> dict[str, str]:
     """Env for the functions: the template's own Environment plus the local-only settings."""
     return {
         **stack.function_env,  # BOOKS_TABLE, RUST_LOG, ... resolved from template.yaml
@@ -234,6 +261,8 @@ def function_env(stack: provision.Stack, lambda_url: str, stripe_endpoint: str) 
         "AUTH_JWKS_URL": stack.jwks_url,
         "AUTH_ISSUER": stack.issuer,
         "AUTH_AUDIENCE": stack.user_pool_client_id,
+        # Spans go to infra/otlp_receiver.py (in AWS: the X-Ray daemon; telemetry::trace).
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
     }
 
 
@@ -556,6 +585,7 @@ def bring_up(local: Local, args, before_watch=None) -> tuple[list[subprocess.Pop
     def fresh() -> tuple[dict, dict[str, str]]:
         start_moto(local)  # reset, also when reused
         start_stripe(local)  # emptied, likewise
+        start_otlp_receiver(local)
         log(f"provisioning from template.yaml into {local.endpoint}")
         stack = provision.provision(ROOT / "template.yaml", local.endpoint,
                                     {"StorefrontOrigin": local.storefront_url})
@@ -597,6 +627,7 @@ def stop_all(local: Local) -> None:
     procs.stop(local.dir / "watch.pid", WATCH_MARKER)
     procs.stop(local.dir / "moto.pid", MOTO_MARKER)
     procs.stop(local.dir / "localstripe.pid", STRIPE_MARKER)
+    procs.stop(local.dir / "otlp.pid", OTLP_MARKER)
     (local.dir / "driver.ready").unlink(missing_ok=True)
 
 

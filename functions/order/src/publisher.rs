@@ -7,6 +7,11 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use std::time::SystemTime;
 
 use bookish_shared::sqs::{Publisher, DEADLINE_MARGIN};
+use bookish_shared::telemetry::trace;
+use tracing::Instrument;
+
+/// The outbox item's attribute holding the X-Ray header of the span that wrote it.
+pub const TRACE_HEADER_ATTRIBUTE: &str = "traceHeader";
 
 /// Where each order event goes.
 pub struct Routes {
@@ -32,6 +37,14 @@ struct Head {
     #[serde(rename = "type")]
     kind: String,
     correlation_id: String,
+    #[serde(default)]
+    data: HeadData,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct HeadData {
+    order_id: Option<String>,
 }
 
 /// Relays the batch in order and stops at the first failure, reporting it: Lambda then
@@ -68,16 +81,51 @@ pub async fn relay(
                 continue;
             }
         };
-        for queue in routes.destinations(&head.kind) {
-            if let Err(err) = publisher.publish_json(queue, &head.kind, &head.correlation_id, body.clone()).await {
-                tracing::error!(sequence, correlation_id = head.correlation_id, error = %err, "relay failed; the stream will retry");
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = Some(sequence);
-                response.batch_item_failures.push(failure);
-                return response;
-            }
+        // One span per record, under the span that wrote the outbox item: the checkout's
+        // trace continues through the stream instead of starting again here.
+        let span = tracing::info_span!(
+            "relay",
+            "otel.name" = %format!("relay {}", head.kind),
+            "otel.kind" = "consumer",
+            "order.id" = head.data.order_id.as_deref().unwrap_or_default(),
+            "messaging.wait_ms" = waited_ms(&record.change),
+            "otel.status_code" = tracing::field::Empty,
+        );
+        let writer = match record.change.new_image.get(TRACE_HEADER_ATTRIBUTE) {
+            Some(serde_dynamo::AttributeValue::S(header)) => Some(header.as_str()),
+            _ => None,
+        };
+        trace::adopt(&span, writer);
+        if let Err(err) = relay_one(publisher, routes, &head, &body).instrument(span.clone()).await {
+            span.record("otel.status_code", "error");
+            tracing::error!(sequence, correlation_id = head.correlation_id, error = %err, "relay failed; the stream will retry");
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = Some(sequence);
+            response.batch_item_failures.push(failure);
+            return response;
         }
         tracing::info!(sequence, event_type = head.kind, correlation_id = head.correlation_id, "relayed");
     }
     response
+}
+
+async fn relay_one(
+    publisher: &dyn Publisher,
+    routes: &Routes,
+    head: &Head,
+    body: &str,
+) -> Result<(), bookish_shared::sqs::PublishError> {
+    for queue in routes.destinations(&head.kind) {
+        publisher.publish_json(queue, &head.kind, &head.correlation_id, body.to_owned()).await?;
+    }
+    Ok(())
+}
+
+/// How long the outbox item waited for the stream: from its write (as DynamoDB stamps
+/// the record, to the second) until now.
+fn waited_ms(change: &aws_lambda_events::event::dynamodb::StreamRecord) -> u64 {
+    let now_ms = SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
+    u64::try_from(now_ms)
+        .unwrap_or(0)
+        .saturating_sub(change.approximate_creation_date_time.timestamp_millis().max(0) as u64)
 }

@@ -45,6 +45,7 @@ pub async fn handle(services: &Services<'_>, auth: &Authenticator, req: Request)
                 correlation_id: RequestIds::of(&req).correlation_id,
             };
             let placed = service::place_order(services, &caller, &key, input, now).await?;
+            http::record_order_id(&placed.order.id);
             let mut response = http::json(StatusCode::CREATED, &placed.order);
             if let Ok(location) = HeaderValue::from_str(&format!("/v1/orders/{}", placed.order.id)) {
                 response.headers_mut().insert(header::LOCATION, location);
@@ -75,10 +76,12 @@ pub async fn handle(services: &Services<'_>, auth: &Authenticator, req: Request)
         }
         (Method::GET, Some(id)) if !cancel => {
             let id = order_id(id)?;
+            http::record_order_id(&id);
             Ok(http::json(StatusCode::OK, &service::get_order(services.saga.store, &customer, &id).await?))
         }
         (Method::POST, Some(id)) if cancel => {
             let id = order_id(id)?;
+            http::record_order_id(&id);
             Ok(http::json(StatusCode::OK, &service::cancel_order(&services.saga, &customer, &id, now).await?))
         }
         _ => Err(http::method_not_allowed(&req)),

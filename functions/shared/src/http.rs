@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracing::Instrument;
 
+use crate::telemetry::{self, trace::TRACEPARENT};
 use crate::{Problem, ProblemKind};
 
 /// Request bodies larger than this are refused before parsing.
@@ -51,6 +52,11 @@ fn is_sane_token(id: &str) -> bool {
     (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
+/// Names the order a request is about on its span (and so on its trace).
+pub fn record_order_id(order_id: &str) {
+    tracing::Span::current().record("order.id", order_id);
+}
+
 /// Runs one handler invocation: problems become problem+json responses, every response
 /// carries the request and correlation ids, and one structured log line records it.
 pub async fn serve<F, Fut>(req: Request, handler: F) -> Result<Response<Body>, std::convert::Infallible>
@@ -62,8 +68,26 @@ where
     let ids = RequestIds::of(&req);
     let method = req.method().clone();
     let route = route_of(&req);
-    let span = tracing::info_span!("request", request_id = %ids.request_id, correlation_id = %ids.correlation_id);
+    // The calling function's span when another function invoked this one; else the
+    // invocation stays under Lambda's own trace context.
+    let caller = req.headers().get(TRACEPARENT).and_then(|v| v.to_str().ok());
+    telemetry::trace::adopt_traceparent(&tracing::Span::current(), caller);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %ids.request_id,
+        correlation_id = %ids.correlation_id,
+        "otel.name" = %route,
+        "otel.kind" = "server",
+        "http.route" = %route,
+        "http.response.status_code" = tracing::field::Empty,
+        "otel.status_code" = tracing::field::Empty,
+        "order.id" = tracing::field::Empty,
+    );
     let mut response = handler(req).instrument(span.clone()).await.unwrap_or_else(Problem::into_response);
+    span.record("http.response.status_code", response.status().as_u16());
+    if response.status().is_server_error() {
+        span.record("otel.status_code", "error");
+    }
     let headers = response.headers_mut();
     for (name, value) in [(REQUEST_ID, &ids.request_id), (CORRELATION_ID, &ids.correlation_id)] {
         if let Ok(value) = HeaderValue::from_str(value) {

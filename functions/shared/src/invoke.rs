@@ -11,7 +11,10 @@ use aws_sdk_lambda::primitives::Blob;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use tracing::Instrument;
+
 use crate::config;
+use crate::telemetry::{self, trace::TRACEPARENT};
 
 /// A request to another function, built like API Gateway would build it.
 pub struct HttpCall {
@@ -124,14 +127,26 @@ impl HttpFunction {
         Ok(Self { client: aws_sdk_lambda::Client::new(&config), name: config::required(variable)? })
     }
 
-    pub async fn call(&self, call: HttpCall) -> Result<HttpResponse, InvokeError> {
+    pub async fn call(&self, mut call: HttpCall) -> Result<HttpResponse, InvokeError> {
         let error = |cause: String| InvokeError { function: self.name.clone(), cause };
+        let span = tracing::info_span!(
+            "invoke",
+            "otel.name" = %call.route_key,
+            "otel.kind" = "client",
+            "faas.invoked_name" = %self.name,
+            "http.response.status_code" = tracing::field::Empty,
+        );
+        // The callee's request span becomes this span's child, as API Gateway's would be.
+        if let Some(header) = span.in_scope(telemetry::trace::traceparent) {
+            call.headers.insert(TRACEPARENT.to_owned(), header);
+        }
         let output = self
             .client
             .invoke()
             .function_name(&self.name)
             .payload(Blob::new(call.event().to_string()))
             .send()
+            .instrument(span.clone())
             .await
             .map_err(|e| error(DisplayErrorContext(&e).to_string()))?;
         if let Some(function_error) = output.function_error() {
@@ -139,6 +154,7 @@ impl HttpFunction {
         }
         let payload = output.payload().map(|p| p.as_ref()).unwrap_or_default();
         let response: InvokeResponse = serde_json::from_slice(payload).map_err(|e| error(e.to_string()))?;
+        span.record("http.response.status_code", response.status_code);
         Ok(HttpResponse { status: response.status_code, body: response.body })
     }
 }

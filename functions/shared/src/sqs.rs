@@ -9,11 +9,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::MessageAttributeValue;
+use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeNameForSends, MessageSystemAttributeValue};
 use serde::Serialize;
 use tracing::Instrument;
 
 use crate::events::Envelope;
+use crate::telemetry;
 
 pub type ConsumerError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -92,6 +93,7 @@ where
         }
         Ok(envelope) => envelope,
     };
+    let queue = record.event_source_arn.as_deref().and_then(|arn| arn.rsplit(':').next()).unwrap_or("queue");
     let span = tracing::info_span!(
         "message",
         request_id,
@@ -99,17 +101,38 @@ where
         event_id = %envelope.event_id,
         event_type = %envelope.kind,
         correlation_id = %envelope.correlation_id,
+        "otel.name" = %format!("{queue} process {}", envelope.kind),
+        "otel.kind" = "consumer",
+        "messaging.destination.name" = queue,
+        "messaging.wait_ms" = waited_ms(record),
+        "order.id" = envelope.data.get("orderId").and_then(|id| id.as_str()).unwrap_or_default(),
+        "otel.status_code" = tracing::field::Empty,
     );
+    // The span that sent the message is this one's parent: the trace crosses the queue.
+    telemetry::trace::adopt(&span, record.attributes.get(TRACE_ATTRIBUTE).map(String::as_str));
     async {
         let result = handle(envelope).await;
         match &result {
             Ok(()) => tracing::info!(receive_count, "handled"),
-            Err(err) => tracing::warn!(receive_count, error = %err, "failed; will be retried"),
+            Err(err) => {
+                tracing::Span::current().record("otel.status_code", "error");
+                tracing::warn!(receive_count, error = %err, "failed; will be retried")
+            }
         }
         result
     }
     .instrument(span)
     .await
+}
+
+/// The SQS system attribute that carries an X-Ray trace header across a queue.
+const TRACE_ATTRIBUTE: &str = "AWSTraceHeader";
+
+/// How long the message waited in its queue: from when SQS accepted it until now.
+fn waited_ms(record: &SqsMessage) -> u64 {
+    let sent_ms = record.attributes.get("SentTimestamp").and_then(|t| t.parse::<u64>().ok());
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+    sent_ms.map_or(0, |sent| now_ms.saturating_sub(sent))
 }
 
 /// The deadline of a Lambda invocation (its context's milliseconds since the epoch), or
@@ -178,14 +201,33 @@ impl Publisher for SqsPublisher {
         correlation_id: &str,
         body: String,
     ) -> Result<(), PublishError> {
-        self.client
+        let queue = queue_url.rsplit('/').next().unwrap_or(queue_url);
+        let span = tracing::info_span!(
+            "publish",
+            "otel.name" = %format!("{queue} publish {kind}"),
+            "otel.kind" = "producer",
+            "messaging.destination.name" = queue,
+        );
+        let mut send = self
+            .client
             .send_message()
             .queue_url(queue_url)
             .message_body(body)
             // Attributes let an operator filter a DLQ by type or correlation id without parsing.
             .message_attributes("type", attribute(kind))
-            .message_attributes("correlationId", attribute(correlation_id))
-            .send()
+            .message_attributes("correlationId", attribute(correlation_id));
+        if let Some(header) = span.in_scope(telemetry::trace_header) {
+            send = send.message_system_attributes(
+                MessageSystemAttributeNameForSends::AwsTraceHeader,
+                MessageSystemAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(header)
+                    .build()
+                    .expect("string attributes always build"),
+            );
+        }
+        send.send()
+            .instrument(span)
             .await
             .map_err(|e| PublishError { queue: queue_url.to_owned(), cause: DisplayErrorContext(&e).to_string() })?;
         Ok(())

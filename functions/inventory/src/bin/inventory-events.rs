@@ -9,13 +9,13 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
+    telemetry::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
     let store = DynamoStockStore::new(dynamo::client().await, config::required("STOCK_TABLE")?);
     let publisher = SqsPublisher::from_env().await;
     let queue_url = config::required("ORDER_STOCK_QUEUE_URL")?;
     let deps = Deps { store: &store, publisher: &publisher, order_stock_queue_url: &queue_url };
     let deps = &deps;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+    telemetry::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let (request_id, deadline) = (event.context.request_id, sqs::deadline_of(event.context.deadline));
         let response = sqs::for_each_record_until(event.payload, &request_id, deadline, |envelope| {
             consumer::handle(deps, envelope)

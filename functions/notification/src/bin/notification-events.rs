@@ -13,7 +13,7 @@ use notification::sms::SnsSms;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
+    telemetry::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
     // One SDK configuration for the four clients. Locally AWS_ENDPOINT_URL points it at moto.
     let aws = bookish_shared::aws::config().await;
     let sent = DynamoSentLog::new(aws_sdk_dynamodb::Client::new(&aws), config::required("SENT_TABLE")?);
@@ -24,7 +24,7 @@ async fn main() -> Result<(), Error> {
     let subjects = Subjects::from_env();
     let ports = Ports { mailer: &mailer, sms: &sms, sent: &sent, directory: &directory, subjects: &subjects };
     let ports = &ports;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+    telemetry::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let deadline = sqs::deadline_of(event.context.deadline);
         Ok::<_, Error>(consumer::handle_batch(ports, event.payload, &event.context.request_id, deadline).await)
     }))

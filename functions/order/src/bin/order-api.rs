@@ -12,7 +12,7 @@ use order::store::DynamoOrderStore;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
+    telemetry::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
     let payments = StripePayments::start()?;
     let store = DynamoOrderStore::from_env().await?;
     let (cart, catalog) = (LambdaCart::from_env().await?, LambdaCatalog::from_env().await?);
@@ -20,5 +20,5 @@ async fn main() -> Result<(), Error> {
     let limit = CheckoutLimit::from_env()?;
     let services = Services { saga: Saga { store: &store, payments }, cart: &cart, catalog: &catalog, limit };
     let (services, auth) = (&services, &auth);
-    lambda_http::run(service_fn(move |req| http::serve(req, move |req| routes::handle(services, auth, req)))).await
+    telemetry::run_http(service_fn(move |req| http::serve(req, move |req| routes::handle(services, auth, req)))).await
 }

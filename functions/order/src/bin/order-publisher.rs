@@ -8,14 +8,14 @@ use order::publisher::{relay, Routes};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
+    telemetry::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
     let publisher = SqsPublisher::from_env().await;
     let routes = Routes {
         inventory_queue: config::required("INVENTORY_QUEUE_URL")?,
         notification_queue: config::required("NOTIFICATION_QUEUE_URL")?,
     };
     let (publisher, routes) = (&publisher, &routes);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
+    telemetry::run(service_fn(move |event: LambdaEvent<Event>| async move {
         let deadline = sqs::deadline_of(event.context.deadline);
         Ok::<_, Error>(relay(publisher, routes, event.payload, deadline).await)
     }))

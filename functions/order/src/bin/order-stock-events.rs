@@ -10,12 +10,12 @@ use order::store::DynamoOrderStore;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
+    telemetry::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
     let payments = StripePayments::start()?;
     let store = DynamoOrderStore::from_env().await?;
     let saga = Saga { store: &store, payments };
     let saga = &saga;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+    telemetry::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(
             sqs::for_each_record_until(
                 event.payload,

@@ -29,6 +29,7 @@ use hyper_util::rt::TokioExecutor;
 use lambda_http::http::{header, Method, Request};
 use serde::Deserialize;
 use serde_json::Value;
+use tracing::Instrument;
 
 use super::{Authorization, Capture, PaymentError, PaymentGateway, Void};
 
@@ -147,6 +148,15 @@ impl StripePayments {
             request = request.header("Idempotency-Key", idempotency_key);
         }
         let request = request.body(Full::from(body)).map_err(|e| PaymentError::Unavailable(e.to_string()))?;
+        let span = tracing::info_span!(
+            "stripe",
+            "otel.name" = %format!("Stripe {} {}", request.method(), stripe_route(path)),
+            "otel.kind" = "client",
+            "peer.service" = "stripe",
+            "url.path" = path,
+            "http.response.status_code" = tracing::field::Empty,
+            "otel.status_code" = tracing::field::Empty,
+        );
         let started = std::time::Instant::now();
         let exchange = async {
             let response = client.request(request).await.map_err(|e| e.to_string())?;
@@ -155,9 +165,17 @@ impl StripePayments {
             Ok::<_, String>((status, bytes))
         };
         let (status, bytes) = tokio::time::timeout(CALL_TIMEOUT, exchange)
+            .instrument(span.clone())
             .await
+            .inspect_err(|_| {
+                span.record("otel.status_code", "error");
+            })
             .map_err(|_| PaymentError::Unavailable(format!("Stripe did not answer {path} within {CALL_TIMEOUT:?}")))?
             .map_err(|e| PaymentError::Unavailable(format!("Stripe {path}: {e}")))?;
+        span.record("http.response.status_code", status);
+        if status >= 500 {
+            span.record("otel.status_code", "error");
+        }
         tracing::info!(path, status, elapsed_ms = started.elapsed().as_millis() as u64, "stripe call");
         Reply::parse(status, &bytes)
             .map_err(|e| PaymentError::Unavailable(format!("Stripe {path} answered {status}: {e}")))
@@ -328,9 +346,25 @@ impl PaymentGateway for StripePayments {
     }
 }
 
+/// A Stripe path with its object ids taken out (`/v1/payment_intents/{id}/capture`), so
+/// span names group alike calls.
+fn stripe_route(path: &str) -> String {
+    path.split('/')
+        .map(|part| if part.contains('_') && part != "payment_intents" { "{id}" } else { part })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn span_names_leave_object_ids_out() {
+        assert_eq!(stripe_route("/v1/payment_intents/pi_3Qx9/capture"), "/v1/payment_intents/{id}/capture");
+        assert_eq!(stripe_route("/v1/payment_intents"), "/v1/payment_intents");
+        assert_eq!(stripe_route("/v1/refunds"), "/v1/refunds");
+    }
 
     #[test]
     fn keys_must_suit_the_stage() {

@@ -1,7 +1,8 @@
 //! The orders table in DynamoDB. Items of one shopper share pk `CUSTOMER#<sub>`:
 //! - order:        sk `ORDER#<orderId>` (ids are UUIDv7, so sk order is time order)
 //! - idempotency:  sk `IDEMPOTENCY#<key>` {requestHash, orderId, expiresAt}
-//! - outbox event: sk `EVENT#<orderId>#<version>` {event (envelope JSON), expiresAt}
+//! - outbox event: sk `EVENT#<orderId>#<version>` {event (envelope JSON), traceHeader?, expiresAt}
+//!   (`traceHeader`: the X-Ray header of the span that wrote it, so the relay continues the trace)
 //! - rate counter: sk `CHECKOUTS#<minute>` {checkouts, expiresAt}
 //!
 //! An order that owes the saga a step (`StoredOrder::needs_settling`) also carries
@@ -18,6 +19,8 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use bookish_shared::dynamo::{failed_conditions, n, s, Item};
 use time::OffsetDateTime;
+
+pub use crate::publisher::TRACE_HEADER_ATTRIBUTE;
 
 use super::{settle_position, IdempotencyRecord, OrderStore, OutboxEvent, StoreError};
 use crate::order::StoredOrder;
@@ -72,6 +75,9 @@ impl DynamoOrderStore {
     fn put_event(&self, order: &StoredOrder, event: &OutboxEvent) -> Result<TransactWriteItem, StoreError> {
         let mut item = Self::key(&order.customer.sub, format!("EVENT#{}#{:010}", order.order.id, event.sequence));
         item.insert("event".to_owned(), s(&event.envelope));
+        if let Some(header) = bookish_shared::telemetry::trace_header() {
+            item.insert(TRACE_HEADER_ATTRIBUTE.to_owned(), s(&header));
+        }
         item.insert("expiresAt".to_owned(), Self::expires_at());
         self.put(item, "attribute_not_exists(pk)", None)
     }

@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         }
     };
     // The functions' own subscriber, so each case pays for its log lines' formatting.
-    telemetry::init_writing_to(std::io::sink);
+    telemetry::init_writing_to("bench", "warm-overhead", std::io::sink);
     // As in every function's main: one thread, no work stealing.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     let measured = runtime.block_on(run_all(&options));
