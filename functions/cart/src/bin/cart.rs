@@ -2,7 +2,7 @@
 
 use bookish_shared::auth::Authenticator;
 use bookish_shared::catalog_client::LambdaCatalog;
-use bookish_shared::{config, dynamo, http, telemetry};
+use bookish_shared::{config, dynamo, http, metrics, telemetry};
 use cart::routes;
 use cart::store::DynamoCartStore;
 use lambda_http::{service_fn, Error};
@@ -10,10 +10,11 @@ use lambda_http::{service_fn, Error};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    metrics::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
     let store = DynamoCartStore::new(dynamo::client().await, config::required("CARTS_TABLE")?);
     let catalog = LambdaCatalog::from_env().await?;
     let auth = Authenticator::from_env()?;
     let (store, catalog, auth) = (&store, &catalog, &auth);
-    lambda_http::run(service_fn(move |req| http::serve(req, move |req| routes::handle(store, catalog, auth, req))))
+    metrics::run_http(service_fn(move |req| http::serve(req, move |req| routes::handle(store, catalog, auth, req))))
         .await
 }

@@ -1,6 +1,6 @@
 //! Lambda entry point for the public catalog reads.
 
-use bookish_shared::{config, dynamo, http, telemetry};
+use bookish_shared::{config, dynamo, http, metrics, telemetry};
 use catalog::routes::read;
 use catalog::store::DynamoBookStore;
 use lambda_http::{service_fn, Error};
@@ -8,7 +8,8 @@ use lambda_http::{service_fn, Error};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    metrics::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
     let store = DynamoBookStore::new(dynamo::client().await, config::required("BOOKS_TABLE")?);
     let store = &store;
-    lambda_http::run(service_fn(move |req| http::serve(req, move |req| read::handle(store, req)))).await
+    metrics::run_http(service_fn(move |req| http::serve(req, move |req| read::handle(store, req)))).await
 }

@@ -1,7 +1,7 @@
 //! Lambda entry point for NotificationQueue: emails and texts shoppers about their orders.
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use bookish_shared::{config, sqs, telemetry};
+use bookish_shared::{config, metrics, sqs, telemetry};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use notification::consumer;
 use notification::directory::CognitoDirectory;
@@ -14,6 +14,7 @@ use notification::sms::SnsSms;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    metrics::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
     // One SDK configuration for the four clients. Locally AWS_ENDPOINT_URL points it at moto.
     let aws = bookish_shared::aws::config().await;
     let sent = DynamoSentLog::new(aws_sdk_dynamodb::Client::new(&aws), config::required("SENT_TABLE")?);
@@ -24,7 +25,7 @@ async fn main() -> Result<(), Error> {
     let subjects = Subjects::from_env();
     let ports = Ports { mailer: &mailer, sms: &sms, sent: &sent, directory: &directory, subjects: &subjects };
     let ports = &ports;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+    metrics::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let deadline = sqs::deadline_of(event.context.deadline);
         Ok::<_, Error>(consumer::handle_batch(ports, event.payload, &event.context.request_id, deadline).await)
     }))

@@ -2,7 +2,7 @@
 
 use bookish_shared::auth::Authenticator;
 use bookish_shared::catalog_client::LambdaCatalog;
-use bookish_shared::{http, telemetry};
+use bookish_shared::{http, metrics, telemetry};
 use lambda_http::{service_fn, Error};
 use order::cart_client::LambdaCart;
 use order::payments::stripe::StripePayments;
@@ -13,6 +13,7 @@ use order::store::DynamoOrderStore;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    metrics::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
     let payments = StripePayments::start()?;
     let store = DynamoOrderStore::from_env().await?;
     let (cart, catalog) = (LambdaCart::from_env().await?, LambdaCatalog::from_env().await?);
@@ -20,5 +21,5 @@ async fn main() -> Result<(), Error> {
     let limit = CheckoutLimit::from_env()?;
     let services = Services { saga: Saga { store: &store, payments }, cart: &cart, catalog: &catalog, limit };
     let (services, auth) = (&services, &auth);
-    lambda_http::run(service_fn(move |req| http::serve(req, move |req| routes::handle(services, auth, req)))).await
+    metrics::run_http(service_fn(move |req| http::serve(req, move |req| routes::handle(services, auth, req)))).await
 }

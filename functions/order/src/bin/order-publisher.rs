@@ -2,20 +2,21 @@
 
 use aws_lambda_events::event::dynamodb::Event;
 use bookish_shared::sqs::SqsPublisher;
-use bookish_shared::{config, sqs, telemetry};
+use bookish_shared::{config, metrics, sqs, telemetry};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use order::publisher::{relay, Routes};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    metrics::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
     let publisher = SqsPublisher::from_env().await;
     let routes = Routes {
         inventory_queue: config::required("INVENTORY_QUEUE_URL")?,
         notification_queue: config::required("NOTIFICATION_QUEUE_URL")?,
     };
     let (publisher, routes) = (&publisher, &routes);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
+    metrics::run(service_fn(move |event: LambdaEvent<Event>| async move {
         let deadline = sqs::deadline_of(event.context.deadline);
         Ok::<_, Error>(relay(publisher, routes, event.payload, deadline).await)
     }))

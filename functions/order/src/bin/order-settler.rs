@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bookish_shared::{config, sqs, telemetry};
+use bookish_shared::{config, metrics, sqs, telemetry};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use order::payments::stripe::StripePayments;
 use order::service::{self, Saga};
@@ -13,12 +13,13 @@ use time::OffsetDateTime;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    metrics::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
     let payments = StripePayments::start()?;
     let store = DynamoOrderStore::from_env().await?;
     let older_than = Duration::from_secs(config::required("SETTLE_AFTER_SECONDS")?.parse()?);
     let saga = Saga { store: &store, payments };
     let saga = &saga;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+    metrics::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let deadline = sqs::deadline_of(event.context.deadline);
         let report = service::settle(saga, OffsetDateTime::now_utc(), older_than, deadline).await?;
         tracing::info!(?report, "settler run");

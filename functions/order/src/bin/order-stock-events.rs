@@ -1,7 +1,7 @@
 //! Lambda entry point for inventory's outcomes (SQS: OrderStockQueue).
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use bookish_shared::{sqs, telemetry};
+use bookish_shared::{metrics, sqs, telemetry};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use order::consumer;
 use order::payments::stripe::StripePayments;
@@ -11,11 +11,12 @@ use order::store::DynamoOrderStore;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    metrics::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
     let payments = StripePayments::start()?;
     let store = DynamoOrderStore::from_env().await?;
     let saga = Saga { store: &store, payments };
     let saga = &saga;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+    metrics::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(
             sqs::for_each_record_until(
                 event.payload,
