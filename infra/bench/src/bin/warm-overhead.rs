@@ -3,7 +3,8 @@
 //! Every case sends a sample event from `events/` through what the Lambda runtime does per
 //! invocation (JSON in, `lambda_http`'s request and response conversion, JSON out) to the
 //! handler its function's `main` wires up, over in-memory stores, and times that whole
-//! path on one thread. Log lines are formatted as in the functions and written to a sink.
+//! path on one thread. Log lines and metrics are formatted as in the functions and written
+//! to a sink.
 //! Prints one JSON line per case on stdout; notes go to stderr.
 //!
 //! Run it built with the release profile the functions ship with:
@@ -18,7 +19,7 @@ use bookish_bench::cases::inventory::{InventoryApi, InventoryEvents};
 use bookish_bench::cases::notification::NotificationEvents;
 use bookish_bench::cases::order::{OrderApi, OrderPublisher, OrderStockEvents};
 use bookish_bench::runner::{self, Case, Options, USAGE};
-use bookish_shared::telemetry;
+use bookish_shared::{metrics, telemetry};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -35,6 +36,8 @@ fn main() -> ExitCode {
     };
     // The functions' own subscriber, so each case pays for its log lines' formatting.
     telemetry::init_writing_to(std::io::sink);
+    // And its metrics, written (to a sink, by `Runtime::invoke`) after each invocation.
+    metrics::init("bench", "warm-overhead");
     // As in every function's main: one thread, no work stealing.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     let measured = runtime.block_on(run_all(&options));
