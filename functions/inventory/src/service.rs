@@ -19,6 +19,7 @@
 //! needed here. The order service may therefore see an outcome more than once.
 
 use bookish_shared::events::Envelope;
+use bookish_shared::metrics;
 use bookish_shared::sqs::{self, Publisher};
 use time::OffsetDateTime;
 
@@ -121,6 +122,12 @@ pub async fn place(
                 }
             }
         };
+        // Counted once the decision is recorded: a redelivery finds it already decided.
+        match placed {
+            Placed::Reserved => metrics::stock_reserved(),
+            Placed::Rejected(_) => metrics::stock_rejected(),
+            Placed::AlreadyDecided(_) => {}
+        }
         announce(announcer, &decision, now).await?;
         return Ok(placed);
     }

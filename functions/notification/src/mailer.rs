@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use aws_sdk_sesv2::error::DisplayErrorContext;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use bookish_shared::metrics::{self, Dependency};
 
 use crate::error::SendError;
 
@@ -50,15 +51,15 @@ impl Mailer for SesMailer {
     async fn send(&self, email: &Email) -> Result<String, SendError> {
         let body = Body::builder().html(utf8(&email.html)?).text(utf8(&email.text)?).build();
         let message = Message::builder().subject(utf8(&email.subject)?).body(body).build();
-        let output = self
+        let call = self
             .client
             .send_email()
             .from_email_address(&self.from)
             .destination(Destination::builder().to_addresses(&email.to).build())
             .content(EmailContent::builder().simple(message).build())
-            .send()
-            .await
-            .map_err(|e| failed(DisplayErrorContext(&e).to_string()))?;
+            .send();
+        let output =
+            metrics::timed(Dependency::Ses, call).await.map_err(|e| failed(DisplayErrorContext(&e).to_string()))?;
         Ok(output.message_id().unwrap_or_default().to_owned())
     }
 }

@@ -6,6 +6,7 @@
 use std::future::Future;
 
 use bookish_shared::events::Envelope;
+use bookish_shared::metrics;
 use time::OffsetDateTime;
 
 use crate::directory::{Contacts, Directory, DirectoryError, MemoryDirectory};
@@ -121,6 +122,12 @@ pub async fn notify(ports: &Ports<'_>, notice: &Notice, now: OffsetDateTime) -> 
             deliver(ports.sent, &key, now, ports.sms.send(phone.as_str(), &text)).await
         }
     };
+    if matches!(email, Ok(Delivery::Sent(_))) {
+        metrics::email_sent();
+    }
+    if matches!(sms, Ok(Delivery::Sent(_))) {
+        metrics::sms_sent();
+    }
     match (email, sms) {
         (Ok(email), Ok(sms)) => Ok(Report { email, sms }),
         (Err(err), Ok(_)) | (Ok(_), Err(err)) => Err(err),

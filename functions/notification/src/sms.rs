@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sns::types::MessageAttributeValue;
+use bookish_shared::metrics::{self, Dependency};
 
 use crate::error::SendError;
 
@@ -39,15 +40,15 @@ impl SmsSender for SnsSms {
             .string_value("Transactional")
             .build()
             .map_err(|e| failed(e.to_string()))?;
-        let output = self
+        let call = self
             .client
             .publish()
             .phone_number(phone)
             .message(text)
             .message_attributes("AWS.SNS.SMS.SMSType", sms_type)
-            .send()
-            .await
-            .map_err(|e| failed(DisplayErrorContext(&e).to_string()))?;
+            .send();
+        let output =
+            metrics::timed(Dependency::Sns, call).await.map_err(|e| failed(DisplayErrorContext(&e).to_string()))?;
         Ok(output.message_id().unwrap_or_default().to_owned())
     }
 }

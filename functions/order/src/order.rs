@@ -49,6 +49,18 @@ pub enum Reason {
     TimedOut,
 }
 
+impl Reason {
+    /// As the API and the events spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::OutOfStock => "OUT_OF_STOCK",
+            Reason::PaymentDeclined => "PAYMENT_DECLINED",
+            Reason::PaymentFailed => "PAYMENT_FAILED",
+            Reason::TimedOut => "TIMED_OUT",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Line {
@@ -258,6 +270,13 @@ impl IdempotencyKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasons_are_named_as_serialized() {
+        for reason in [Reason::OutOfStock, Reason::PaymentDeclined, Reason::PaymentFailed, Reason::TimedOut] {
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
+        }
+    }
 
     #[test]
     fn only_the_documented_transitions_are_allowed() {

@@ -56,6 +56,18 @@ pub async fn relay(
     event: Event,
     deadline: Option<SystemTime>,
 ) -> DynamoDbEventResponse {
+    let size = event.records.len();
+    let response = relay_records(publisher, routes, event, deadline).await;
+    bookish_shared::metrics::batch(size, response.batch_item_failures.len());
+    response
+}
+
+async fn relay_records(
+    publisher: &dyn Publisher,
+    routes: &Routes,
+    event: Event,
+    deadline: Option<SystemTime>,
+) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
     for record in event.records {
         let sequence = record.change.sequence_number.clone().unwrap_or_default();

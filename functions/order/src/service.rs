@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use bookish_shared::catalog_client::Catalog;
 use bookish_shared::events::{new_event_id, rfc3339, Envelope};
+use bookish_shared::metrics;
 use bookish_shared::money::Money;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -522,7 +523,21 @@ async fn save(
     next.version = current.version + 1;
     let event = announce.then(|| outbox_event(&next, now));
     store.update(current.version, &next, event.as_ref()).await?;
+    if announce {
+        count(&next.order);
+    }
     Ok(next)
+}
+
+/// Counts what an announced event says happened. Each transition is written (and
+/// announced) once, so a redelivery or a retry that changes nothing counts nothing.
+fn count(order: &Order) {
+    match order.status {
+        Status::Pending => metrics::order_placed(),
+        Status::Confirmed => metrics::order_confirmed(&order.total),
+        Status::Rejected => metrics::order_rejected(order.reason.map_or("UNKNOWN", Reason::as_str)),
+        Status::Cancelled => metrics::order_cancelled(),
+    }
 }
 
 /// The event announcing the order's current status, as the outbox stores it.

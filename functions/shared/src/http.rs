@@ -67,7 +67,8 @@ where
     let started = Instant::now();
     let ids = RequestIds::of(&req);
     let method = req.method().clone();
-    let route = route_of(&req);
+    let route_key = route_key_of(&req);
+    let route = route_key.clone().unwrap_or_else(|| format!("{} {}", req.method(), req.raw_http_path()));
     // The calling function's span when another function invoked this one; else the
     // invocation stays under Lambda's own trace context.
     let caller = req.headers().get(TRACEPARENT).and_then(|v| v.to_str().ok());
@@ -94,25 +95,27 @@ where
             headers.insert(name, value);
         }
     }
+    let latency = started.elapsed();
+    let status = response.status().as_u16();
     span.in_scope(|| {
         tracing::info!(
             method = %method,
             route = %route,
-            status = response.status().as_u16(),
-            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            status,
+            latency_ms = latency.as_secs_f64() * 1000.0,
             "request"
         )
     });
+    // A path is no dimension (one per book id): without a route key, API Gateway's own name.
+    crate::metrics::request(route_key.as_deref().unwrap_or("$default"), status, latency);
     Ok(response)
 }
 
-/// The API Gateway route key (`GET /v1/books/{id}`) when there is one, else method and path.
-fn route_of(req: &Request) -> String {
+/// The API Gateway route key (`GET /v1/books/{id}`), when the request has one.
+fn route_key_of(req: &Request) -> Option<String> {
     match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) if ctx.route_key.as_deref().is_some_and(|k| k.contains('/')) => {
-            ctx.route_key.clone().unwrap_or_default()
-        }
-        _ => format!("{} {}", req.method(), req.raw_http_path()),
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.clone().filter(|key| key.contains('/')),
+        _ => None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! What every Bookish service shares: problem+json errors, authentication, configuration,
-//! telemetry, HTTP plumbing and DynamoDB helpers. Services share code, never tables.
+//! telemetry (logs and metrics), HTTP plumbing and DynamoDB helpers. Services share code,
+//! never tables.
 
 pub mod auth;
 pub mod aws;
@@ -12,6 +13,7 @@ pub mod events;
 pub mod http;
 #[cfg(feature = "catalog-client")]
 pub mod invoke;
+pub mod metrics;
 pub mod money;
 pub mod problem;
 #[cfg(feature = "secrets")]

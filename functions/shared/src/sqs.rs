@@ -49,6 +49,7 @@ where
 {
     let mut response = SqsBatchResponse::default();
     let mut out_of_time = false;
+    let size = event.records.len();
     for record in event.records {
         let message_id = record.message_id.clone().unwrap_or_default();
         let left =
@@ -76,6 +77,7 @@ where
     if out_of_time {
         tracing::warn!(request_id, left = response.batch_item_failures.len(), "stopped for the deadline");
     }
+    crate::metrics::batch(size, response.batch_item_failures.len());
     response
 }
 

@@ -12,8 +12,9 @@ pub mod trace;
 
 pub use trace::{run, run_http, trace_header};
 
-/// Installs the JSON log subscriber and, when the environment names a trace exporter
-/// (`trace::exporter_from_env`), the OpenTelemetry layer. `service` is the crate
+/// Gives a function its logs, traces and metrics: installs the JSON log subscriber, the
+/// OpenTelemetry layer when the environment names a trace exporter (`trace`), and the EMF
+/// metrics recorder (`metrics`), which counts the cold start. `service` is the crate
 /// (`order`), `function` the binary (`order-api`): pass `env!("CARGO_PKG_NAME")` and
 /// `env!("CARGO_BIN_NAME")`. The log level comes from `AWS_LAMBDA_LOG_LEVEL` (set by
 /// Lambda's advanced logging controls) or `RUST_LOG`, and defaults to INFO.
@@ -43,4 +44,5 @@ where
         .with_filter(filter::filter_fn(|meta| meta.target() != "lambda_runtime::layers::otel"))
         .with_filter(LevelFilter::from_level(level));
     tracing_subscriber::registry().with(logs).with(trace::layer(service, function)).init();
+    crate::metrics::init(service, function);
 }

@@ -5,7 +5,8 @@
 //! `deserializer.rs`, `requests.rs`): the `Context` is built from the `/next` response's
 //! headers, `_X_AMZN_TRACE_ID` is set, an info span named after the invocation is entered,
 //! the event body is deserialized with `serde_path_to_error`, the handler runs, and its
-//! answer is serialized with `serde_json::to_vec`. HTTP functions add `lambda_http`'s
+//! answer is serialized with `serde_json::to_vec`; Bookish's metrics layer then writes the
+//! invocation's metrics (`bookish_shared::metrics`). HTTP functions add `lambda_http`'s
 //! `Adapter`, the very type `lambda_http::run` wraps a handler in: it turns the event into
 //! an `http::Request` carrying the Lambda context, and the handler's `Response` into the
 //! API Gateway response (`LambdaResponse::from_response`).
@@ -91,6 +92,8 @@ impl Runtime {
         let span = request_span(&context);
         async move {
             let response = handler(decode(event, context)).await;
+            // As `metrics::FlushLayer` does when an invocation ends.
+            bookish_shared::metrics::flush_to(std::io::sink()).expect("a sink takes anything");
             serde_json::to_vec(&response).expect("Lambda responses serialize")
         }
         .instrument(span)

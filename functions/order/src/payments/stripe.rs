@@ -20,6 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine;
 use bookish_shared::config::Stage;
+use bookish_shared::metrics::{self, Dependency};
 use bookish_shared::money::Money;
 use bookish_shared::secrets::{Secret, SecretSource};
 use http_body_util::{BodyExt, Full};
@@ -164,7 +165,7 @@ impl StripePayments {
             let bytes = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
             Ok::<_, String>((status, bytes))
         };
-        let (status, bytes) = tokio::time::timeout(CALL_TIMEOUT, exchange)
+        let (status, bytes) = metrics::timed(Dependency::Stripe, tokio::time::timeout(CALL_TIMEOUT, exchange))
             .instrument(span.clone())
             .await
             .inspect_err(|_| {

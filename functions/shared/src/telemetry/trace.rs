@@ -127,7 +127,8 @@ pub fn flush() {
     }
 }
 
-/// `lambda_runtime::run`, with a span per invocation exported and flushed at its end.
+/// `lambda_runtime::run`, with a span per invocation exported and flushed at its end, and
+/// the invocation's metrics written.
 pub async fn run<F, A, R, B, S, D, E>(handler: F) -> Result<(), lambda_runtime::Error>
 where
     F: Service<LambdaEvent<A>, Response = R>,
@@ -136,7 +137,7 @@ where
     A: for<'de> Deserialize<'de>,
     R: IntoFunctionResponse<B, S>,
     B: serde::Serialize,
-    S: futures_core::Stream<Item = Result<D, E>> + Unpin + Send + 'static,
+    S: futures_util::Stream<Item = Result<D, E>> + Unpin + Send + 'static,
     D: Into<bytes::Bytes> + Send,
     E: Into<lambda_runtime::Error> + Send + Debug,
 {
@@ -145,11 +146,13 @@ where
         .layer(AdoptLambdaTraceLayer)
         .layer(OpenTelemetryLayer::new(flush).with_trigger(trigger))
         .layer(TracingLayer::new())
+        .layer(crate::metrics::FlushLayer)
         .run()
         .await
 }
 
-/// `lambda_http::run`, with a span per invocation exported and flushed at its end.
+/// `lambda_http::run`, with a span per invocation exported and flushed at its end, and
+/// the invocation's metrics written.
 pub async fn run_http<'a, R, S, E>(handler: S) -> Result<(), lambda_runtime::Error>
 where
     S: Service<lambda_http::Request, Response = R, Error = E>,
@@ -161,6 +164,7 @@ where
         .layer(AdoptLambdaTraceLayer)
         .layer(OpenTelemetryLayer::new(flush).with_trigger(OpenTelemetryFaasTrigger::Http))
         .layer(TracingLayer::new())
+        .layer(crate::metrics::FlushLayer)
         .run()
         .await
 }

@@ -3,7 +3,8 @@
 //! Every case sends a sample event from `events/` through what the Lambda runtime does per
 //! invocation (JSON in, `lambda_http`'s request and response conversion, JSON out) to the
 //! handler its function's `main` wires up, over in-memory stores, and times that whole
-//! path on one thread. Log lines are formatted as in the functions and written to a sink.
+//! path on one thread. Log lines and metrics are formatted as in the functions and written
+//! to a sink.
 //! Prints one JSON line per case on stdout; notes go to stderr.
 //!
 //! Run it built with the release profile the functions ship with:
@@ -33,7 +34,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // The functions' own subscriber, so each case pays for its log lines' formatting.
+    // The functions' own subscriber and metrics, so each case pays for its log lines'
+    // formatting and its metrics (written to a sink by `Runtime::invoke`).
     telemetry::init_writing_to("bench", "warm-overhead", std::io::sink);
     // As in every function's main: one thread, no work stealing.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
