@@ -20,8 +20,8 @@ Last, infra/storefront_server.py serves storefront/ on the API port + 200 (9200
 for dev), its own origin, which the API's CORS configuration allows.
 Runtime files live in .local/<name>/ (moto.log, watch.log, driver.log, pids,
 stack.json, functions.env, env.sh, and spans.jsonl: every span the functions export,
-through infra/otlp_receiver.py; `make trace ORDER=<id>` reads it). Run it with the project venv's python
-(the Makefile does).
+through infra/otlp_receiver.py; `make trace ORDER=<id>` reads it). Run it with the
+project venv's python (the Makefile does).
 """
 
 from __future__ import annotations
@@ -314,7 +314,9 @@ def start_watch(local: Local, reload: bool = True, release: bool = False) -> sub
     log_path = local.dir / "watch.log"
     log_path.unlink(missing_ok=True)
     argv = ["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(local.lambda_port),
-            "--env-file", str(local.dir / "functions.env")]
+            "--env-file", str(local.dir / "functions.env"),
+            # Traces to the local OTLP receiver; builds for AWS send to X-Ray instead.
+            "--features", "bookish-shared/otlp"]
     if not reload:
         # A test run tests one build: an edit elsewhere in the tree must not restart
         # (and rebuild) functions under the running tests.

@@ -268,3 +268,33 @@ async fn book_ids_no_book_could_have_never_reach_the_store() {
     // Not even touched: the cart's updatedAt is where it was.
     assert_eq!(shop.store.get("9b1d3c2e-shopper").await.unwrap().unwrap(), before);
 }
+
+// ---- What checkout sends (order::cart_client, whose tests check it still sends these records) ----
+
+/// A recorded request from checkout, with the shopper's identity as the JWT authorizer
+/// hands it to these tests: in AWS the cart verifies the forwarded bearer token instead
+/// (`bookish_shared::auth`'s tests cover that).
+fn from_checkout(name: &str) -> Request {
+    let path = format!("{}/../../events/cart/{name}", env!("CARGO_MANIFEST_DIR"));
+    let mut recorded: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    recorded["requestContext"]["authorizer"] = json!({"jwt": {"claims": {"sub": "9b1d3c2e-shopper"}, "scopes": null}});
+    lambda_http::request::from_str(&recorded.to_string()).unwrap()
+}
+
+#[tokio::test]
+async fn answers_the_requests_checkout_sends() {
+    let shop = Shop::new();
+    shop.catalog.books.lock().unwrap().push(book("dune", "Dune", 1100, "USD"));
+    shop.send(event("set-quantity.json")).await; // 1984 x2
+    shop.send(put("gatsby", json!({"quantity": 1}))).await;
+    shop.send(put("dune", json!({"quantity": 1}))).await;
+    let response = shop.send(from_checkout("checkout-reads-cart.json")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // What checkout reads of it: items of bookId and quantity.
+    let read = quantities(&json_of(&response));
+    assert_eq!(read, [(SAMPLE_BOOK.to_owned(), 2), ("gatsby".to_owned(), 1), ("dune".to_owned(), 1)]);
+
+    let response = shop.send(from_checkout("checkout-removes-ordered-lines.json")).await;
+    assert!(response.status().is_success(), "{}", response.status());
+    assert_eq!(quantities(&json_of(&shop.send(event("get-cart.json")).await)), [("dune".to_owned(), 1)]);
+}

@@ -170,6 +170,33 @@ async fn looks_books_up_by_id_in_the_order_asked() {
     assert_eq!(json_of(&response)["field"], "ids");
 }
 
+/// The one request other services make of the catalog, exactly as
+/// `bookish_shared::catalog_client` builds it (its tests check it still sends this record),
+/// answered in the shape that client reads: `items` of id, title and price.
+#[tokio::test]
+async fn answers_the_lookup_the_cart_and_checkout_send() {
+    let store = MemoryBookStore::default();
+    for (id, title) in [("fedcba9876543210", "The Great Gatsby"), ("0123456789abcdef", "1984")] {
+        store.insert(&Book { id: id.into(), ..support::book(title, "Ada", &["Tests"]) }).await.unwrap();
+    }
+    let response = read(&store, event("lookup-books-by-ids.json")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = json_of(&response);
+    let books: Vec<Value> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| json!([b["id"], b["title"], b["price"]["amount"], b["price"]["currency"]]))
+        .collect();
+    assert_eq!(
+        books,
+        [
+            json!(["0123456789abcdef", "1984", 1250, "USD"]),
+            json!(["fedcba9876543210", "The Great Gatsby", 1250, "USD"])
+        ]
+    );
+}
+
 #[tokio::test]
 async fn reads_refuse_other_methods() {
     let mut req = event("get-book.json");

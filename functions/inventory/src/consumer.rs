@@ -16,6 +16,9 @@ pub const ORDER_CANCELLED: &str = "OrderCancelled";
 /// Rejected after it was placed (payment failed at capture, or not settled in time): its
 /// stock is released exactly as a cancelled order's.
 pub const ORDER_REJECTED: &str = "OrderRejected";
+/// The order events the inventory reads, each with the version it reads
+/// (contracts/README.md). Any other version of them is refused, and dead-lettered.
+pub const ACCEPTS: &[(&str, u32)] = &[(ORDER_PLACED, 1), (ORDER_CANCELLED, 1), (ORDER_REJECTED, 1)];
 
 /// What the consumer works with, built once per cold start.
 pub struct Deps<'a> {
@@ -27,6 +30,7 @@ pub struct Deps<'a> {
 
 /// Handles one message of a batch.
 pub async fn handle(deps: &Deps<'_>, envelope: Envelope<serde_json::Value>) -> Result<(), ConsumerError> {
+    envelope.check_version(ACCEPTS)?;
     dispatch(deps, envelope, OffsetDateTime::now_utc()).await.map_err(Into::into)
 }
 
@@ -36,7 +40,7 @@ async fn dispatch(
     now: OffsetDateTime,
 ) -> Result<(), InventoryError> {
     let kind = envelope.kind.as_str();
-    if ![ORDER_PLACED, ORDER_CANCELLED, ORDER_REJECTED].contains(&kind) {
+    if !ACCEPTS.iter().any(|(accepted, _)| *accepted == kind) {
         // Not ours to act on; failing it would only send it round to the DLQ.
         tracing::info!("ignoring an event the inventory does not handle");
         return Ok(());

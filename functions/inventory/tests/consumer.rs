@@ -216,3 +216,81 @@ async fn an_order_declined_at_checkout_leaves_no_record() {
     assert!(failed(&inventory.deliver(sqs_event("order-placed.json")).await).is_empty());
     assert_eq!(inventory.stock(&[BOOK, GATSBY]).await, [5, 1]);
 }
+
+// ---- The events' contracts (contracts/README.md) ----
+
+/// Events as one SQS batch, in order.
+fn batch_of(events: &[Value]) -> SqsEvent {
+    let records: Vec<Value> =
+        events.iter().enumerate().map(|(i, e)| json!({"messageId": format!("m{i}"), "body": e.to_string()})).collect();
+    serde_json::from_value(json!({"Records": records})).unwrap()
+}
+
+fn order_placed() -> Value {
+    bookish_contracts::examples(consumer::ORDER_PLACED, 1).remove(0)
+}
+
+#[tokio::test]
+async fn what_the_inventory_announces_keeps_its_contract() {
+    let reserves = Inventory::stocked(&[(BOOK, 5), (GATSBY, 1)]).await;
+    assert!(failed(&reserves.deliver(batch_of(&[order_placed()])).await).is_empty());
+    let rejects = Inventory::stocked(&[(BOOK, 1)]).await;
+    assert!(failed(&rejects.deliver(batch_of(&[order_placed()])).await).is_empty());
+    let announced = [reserves.announced(), rejects.announced()].concat();
+    let types: Vec<&str> = announced.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["StockReserved", "StockRejected"]);
+    for event in &announced {
+        bookish_contracts::check(event).unwrap_or_else(|e| panic!("{e}\nin {event:#}"));
+    }
+
+    // Changing what it announces without a new contract version fails right here.
+    let mut renamed = announced[1].clone();
+    renamed["data"]["shortages"][0]["wanted"] = renamed["data"]["shortages"][0]["requested"].take();
+    renamed["data"]["shortages"][0].as_object_mut().unwrap().remove("requested");
+    let refused = bookish_contracts::check(&renamed).unwrap_err();
+    assert!(refused.contains("at '/data/shortages/0'") && refused.contains("requested"), "{refused}");
+    let mut removed = announced[0].clone();
+    removed["data"].as_object_mut().unwrap().remove("customerId");
+    assert!(bookish_contracts::check(&removed).unwrap_err().contains("customerId"));
+}
+
+#[tokio::test]
+async fn the_order_events_in_the_contract_are_handled_and_fields_not_read_are_ignored() {
+    for (kind, version) in consumer::ACCEPTS {
+        for mut example in bookish_contracts::examples(kind, *version) {
+            for extended in [false, true] {
+                if extended {
+                    example["data"]["somethingNew"] = json!(1);
+                    example["data"]["order"]["lines"][0]["somethingNew"] = json!("later");
+                }
+                let inventory = Inventory::stocked(&[(BOOK, 5), (GATSBY, 1)]).await;
+                let events = if *kind == consumer::ORDER_PLACED {
+                    vec![example.clone()]
+                } else {
+                    vec![order_placed(), example.clone()]
+                };
+                let response = inventory.deliver(batch_of(&events)).await;
+                assert!(failed(&response).is_empty(), "{kind} v{version} (extended: {extended})");
+                let expected = match (*kind, example["data"]["order"]["reason"].as_str()) {
+                    (consumer::ORDER_PLACED, _) | (_, Some("PAYMENT_DECLINED")) => ReservationStatus::Reserved,
+                    _ => ReservationStatus::Released,
+                };
+                let order = example["data"]["order"]["id"].as_str().unwrap();
+                assert_eq!(inventory.status(order).await, Some(expected), "{kind} v{version}: {example}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_order_event_in_a_version_it_does_not_read_fails_and_changes_nothing() {
+    let inventory = Inventory::stocked(&[(BOOK, 5), (GATSBY, 1)]).await;
+    let mut event = order_placed();
+    event["version"] = json!(2);
+    for _ in 0..3 {
+        assert_eq!(failed(&inventory.deliver(batch_of(&[event.clone()])).await), ["m0"], "retried, then dead-lettered");
+    }
+    assert_eq!(inventory.status(ORDER).await, None);
+    assert_eq!(inventory.stock(&[BOOK, GATSBY]).await, [5, 1]);
+    assert!(inventory.announced().is_empty());
+}

@@ -20,7 +20,12 @@ pub async fn handle_batch(
     sqs::for_each_record_until(event, request_id, deadline, |envelope| handle(ports, envelope)).await
 }
 
+/// The order events this service reads, each with the version it reads
+/// (contracts/README.md). Any other version of them is refused, and dead-lettered.
+pub const ACCEPTS: &[(&str, u32)] = &[("OrderConfirmed", 1), ("OrderRejected", 1), ("OrderCancelled", 1)];
+
 pub async fn handle(ports: &Ports<'_>, envelope: Envelope<serde_json::Value>) -> Result<(), ConsumerError> {
+    envelope.check_version(ACCEPTS)?;
     if let Some(report) = service::on_event(ports, envelope, OffsetDateTime::now_utc()).await? {
         tracing::info!(email = ?report.email, sms = ?report.sms, "notified");
     }

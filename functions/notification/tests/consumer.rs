@@ -178,3 +178,64 @@ async fn an_order_without_contacts_uses_the_accounts_verified_ones() {
     assert!(service.mailer.sent().is_empty());
     assert!(service.sms.sent().is_empty());
 }
+
+// ---- The events' contracts (contracts/README.md) ----
+
+/// Events as one SQS batch, in order.
+fn batch_of(events: &[serde_json::Value]) -> SqsEvent {
+    let records: Vec<serde_json::Value> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| serde_json::json!({"messageId": format!("m{i}"), "body": e.to_string()}))
+        .collect();
+    serde_json::from_value(serde_json::json!({"Records": records})).unwrap()
+}
+
+/// A service whose directory knows every shopper the contracts' examples name, so an
+/// example without contacts on the order is emailed too.
+fn service_knowing(examples: &[serde_json::Value]) -> MemoryPorts {
+    let service = service();
+    for example in examples {
+        if let Some(username) = example["data"]["order"]["customer"]["username"].as_str() {
+            service.directory.add(username, &[("email", "account@bookish.local"), ("email_verified", "true")]);
+        }
+    }
+    service
+}
+
+#[tokio::test]
+async fn the_order_events_in_the_contract_are_handled_and_fields_not_read_are_ignored() {
+    for (kind, version) in notification::consumer::ACCEPTS {
+        for mut example in bookish_contracts::examples(kind, *version) {
+            for extended in [false, true] {
+                if extended {
+                    example["data"]["somethingNew"] = serde_json::json!(1);
+                    example["data"]["order"]["customer"]["somethingNew"] = serde_json::json!("later");
+                }
+                let service = service_knowing(std::slice::from_ref(&example));
+                let response = handle_batch(&service.ports(), batch_of(&[example.clone()]), "request-1", None).await;
+                assert_eq!(failures(response), Vec::<String>::new(), "{kind} v{version} (extended: {extended})");
+                let order = example["data"]["order"]["id"].as_str().unwrap();
+                let emails = service.mailer.sent();
+                assert_eq!(emails.len(), 1, "{kind} v{version}: {example}");
+                assert!(emails[0].text.contains(order), "{}", emails[0].text);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_order_event_in_a_version_it_does_not_read_fails_and_sends_nothing() {
+    let mut event = bookish_contracts::examples("OrderConfirmed", 1).remove(0);
+    event["version"] = serde_json::json!(2);
+    let service = service();
+    for _ in 0..3 {
+        let response = handle_batch(&service.ports(), batch_of(&[event.clone()]), "request-1", None).await;
+        assert_eq!(failures(response), ["m0"], "retried, then dead-lettered");
+    }
+    assert!(service.mailer.sent().is_empty() && service.sms.sent().is_empty());
+    // OrderPlaced is not this service's business, whatever its version: handled, ignored.
+    let mut placed = bookish_contracts::examples("OrderPlaced", 1).remove(0);
+    placed["version"] = serde_json::json!(2);
+    assert!(failures(handle_batch(&service.ports(), batch_of(&[placed]), "request-1", None).await).is_empty());
+}

@@ -43,8 +43,7 @@ impl LambdaCart {
         Ok(Self { function: HttpFunction::from_env("CART_FUNCTION").await? })
     }
 
-    async fn call(&self, call: HttpCall, caller: &Caller) -> Result<String, CartUnavailable> {
-        let call = call.on_behalf_of(caller.authorization.as_deref().unwrap_or_default());
+    async fn call(&self, call: HttpCall) -> Result<String, CartUnavailable> {
         let response = self.function.call(call).await.map_err(|e| CartUnavailable(e.to_string()))?;
         if !(200..300).contains(&response.status) {
             return Err(CartUnavailable(format!("the cart answered {}: {}", response.status, response.body)));
@@ -61,18 +60,34 @@ struct CartView {
 #[async_trait]
 impl Cart for LambdaCart {
     async fn lines(&self, caller: &Caller) -> Result<Vec<CartLine>, CartUnavailable> {
-        let body = self.call(HttpCall::new("GET", "/v1/cart", "/v1/cart", &caller.correlation_id), caller).await?;
+        let body = self.call(lines_call(caller)).await?;
         let cart: CartView = serde_json::from_str(&body).map_err(|e| CartUnavailable(e.to_string()))?;
         Ok(cart.items)
     }
 
     async fn remove_ordered(&self, caller: &Caller, lines: &[CartLine]) -> Result<(), CartUnavailable> {
-        // The cart function's contract: DELETE /v1/cart with {"lines": [...]} removes each
-        // listed line only while it still holds that quantity.
-        let call = HttpCall::new("DELETE", "/v1/cart", "/v1/cart", &caller.correlation_id)
-            .json_body(&serde_json::json!({ "lines": lines }));
-        self.call(call, caller).await.map(drop)
+        self.call(remove_ordered_call(caller, lines)).await.map(drop)
     }
+}
+
+// The requests checkout makes of the cart. The cart's tests replay the records of them in
+// `events/cart/checkout-*.json` (`functions/cart/tests/api.rs`).
+
+/// `GET /v1/cart` on the shopper's behalf.
+fn lines_call(caller: &Caller) -> HttpCall {
+    HttpCall::new("GET", "/v1/cart", "/v1/cart", &caller.correlation_id).on_behalf_of(authorization(caller))
+}
+
+/// The cart function's contract: `DELETE /v1/cart` with `{"lines": [...]}` removes each
+/// listed line only while it still holds that quantity.
+fn remove_ordered_call(caller: &Caller, lines: &[CartLine]) -> HttpCall {
+    HttpCall::new("DELETE", "/v1/cart", "/v1/cart", &caller.correlation_id)
+        .json_body(&serde_json::json!({ "lines": lines }))
+        .on_behalf_of(authorization(caller))
+}
+
+fn authorization(caller: &Caller) -> &str {
+    caller.authorization.as_deref().unwrap_or_default()
 }
 
 /// A cart held in memory, for tests.
@@ -90,5 +105,36 @@ impl Cart for MemoryCart {
     async fn remove_ordered(&self, _caller: &Caller, ordered: &[CartLine]) -> Result<(), CartUnavailable> {
         self.lines.lock().unwrap().retain(|line| !ordered.contains(line));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recorded(name: &str) -> serde_json::Value {
+        let path = format!("{}/../../events/cart/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+    }
+
+    fn caller() -> Caller {
+        let claims =
+            Claims { subject: "9b1d3c2e-shopper".into(), username: None, email: None, phone: None, groups: Vec::new() };
+        Caller {
+            claims,
+            authorization: Some("Bearer sample-id-token".into()),
+            correlation_id: "checkout-7f3a9c".into(),
+        }
+    }
+
+    /// Update the records and the cart's tests together.
+    #[test]
+    fn checkout_sends_the_requests_the_cart_tests_replay() {
+        assert_eq!(lines_call(&caller()).event(), recorded("checkout-reads-cart.json"));
+        let ordered = [
+            CartLine { book_id: "0123456789abcdef".into(), quantity: 2 },
+            CartLine { book_id: "gatsby".into(), quantity: 1 },
+        ];
+        assert_eq!(remove_ordered_call(&caller(), &ordered).event(), recorded("checkout-removes-ordered-lines.json"));
     }
 }

@@ -14,7 +14,12 @@ struct StockOutcome {
     customer_id: String,
 }
 
+/// The events this consumer reads, each with the version it reads (contracts/README.md).
+/// Any other version of them is refused, and dead-lettered.
+pub const ACCEPTS: &[(&str, u32)] = &[("StockReserved", 1), ("StockRejected", 1)];
+
 pub async fn handle(saga: &Saga<'_>, envelope: Envelope<serde_json::Value>) -> Result<(), ConsumerError> {
+    envelope.check_version(ACCEPTS)?;
     let now = OffsetDateTime::now_utc();
     match envelope.kind.as_str() {
         "StockReserved" | "StockRejected" => {

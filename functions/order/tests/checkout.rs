@@ -144,12 +144,16 @@ impl Shop {
 
     /// Delivers a stock outcome the way the SQS consumer receives it; the failed messages.
     async fn stock(&self, kind: &str, order_id: &str) -> Vec<String> {
-        let record = |id: &str| {
-            json!({"messageId": id, "body": json!({"eventId": format!("{kind}-{order_id}"), "type": kind, "version": 1,
-                "occurredAt": "2026-11-27T12:00:01Z", "correlationId": "c", "data": {"orderId": order_id, "customerId": SHOPPER,
-                "reason": "OUT_OF_STOCK", "shortages": []}}).to_string()})
-        };
-        let batch: SqsEvent = serde_json::from_value(json!({"Records": [record("m1")]})).unwrap();
+        self.deliver(json!({"eventId": format!("{kind}-{order_id}"), "type": kind, "version": 1,
+            "occurredAt": "2026-11-27T12:00:01Z", "correlationId": "c", "data": {"orderId": order_id, "customerId": SHOPPER,
+            "reason": "OUT_OF_STOCK", "shortages": []}}))
+        .await
+    }
+
+    /// Delivers one event to the stock outcomes' consumer as SQS would; the failed messages.
+    async fn deliver(&self, event: Value) -> Vec<String> {
+        let batch: SqsEvent =
+            serde_json::from_value(json!({"Records": [{"messageId": "m1", "body": event.to_string()}]})).unwrap();
         let saga = self.saga();
         let response = for_each_record(batch, "request-1", |envelope| consumer::handle(&saga, envelope)).await;
         response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
@@ -915,4 +919,134 @@ async fn checkout_takes_out_only_the_lines_it_ordered_at_the_quantities_it_read(
         ],
         "1984 x2 was ordered and taken out; the gatsby line changed meanwhile and the new line stay"
     );
+}
+
+// ---- The events' contracts (contracts/README.md) ----
+
+/// Every event the order service writes to its outbox along the paths an order can take:
+/// placed, confirmed, cancelled and refunded; cancelled while pending; rejected out of
+/// stock, declined at checkout, failed at capture and timed out. The relay sends these
+/// bodies on byte for byte.
+async fn published_events() -> Vec<Value> {
+    let mut events = Vec::new();
+    let shop = Shop::new();
+    let id = id_of(&shop.place(VISA, "key-confirmed").await.1);
+    assert!(shop.stock("StockReserved", &id).await.is_empty());
+    assert_eq!(shop.cancel(&id).await.0, StatusCode::OK);
+    shop.fill_cart();
+    let id = id_of(&shop.place(VISA, "key-cancelled-pending").await.1);
+    assert_eq!(shop.cancel(&id).await.0, StatusCode::OK);
+    shop.fill_cart();
+    let id = id_of(&shop.place(VISA, "key-out-of-stock").await.1);
+    assert!(shop.stock("StockRejected", &id).await.is_empty());
+    shop.fill_cart();
+    shop.place(DECLINED, "key-declined").await;
+    events.extend(shop.events());
+
+    let shop = Shop::new();
+    shop.payments.fail_captures();
+    let id = id_of(&shop.place(VISA, "key-capture-fails").await.1);
+    assert!(shop.stock("StockReserved", &id).await.is_empty());
+    shop.place_at(VISA, "key-timed-out", OffsetDateTime::now_utc() - HOUR).await.unwrap();
+    shop.settle(OffsetDateTime::now_utc(), None).await;
+    events.extend(shop.events());
+    events
+}
+
+#[tokio::test]
+async fn every_event_the_order_service_publishes_keeps_its_contract() {
+    let events = published_events().await;
+    for event in &events {
+        bookish_contracts::check(event).unwrap_or_else(|e| panic!("{e}\nin {event:#}"));
+    }
+    let mut seen: Vec<String> = events
+        .iter()
+        .map(|e| format!("{} {}", e["type"].as_str().unwrap(), e["data"]["order"]["reason"].as_str().unwrap_or("")))
+        .collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(
+        seen,
+        [
+            "OrderCancelled ",
+            "OrderConfirmed ",
+            "OrderPlaced ",
+            "OrderRejected OUT_OF_STOCK",
+            "OrderRejected PAYMENT_DECLINED",
+            "OrderRejected PAYMENT_FAILED",
+            "OrderRejected TIMED_OUT"
+        ],
+        "every type and every rejection is checked"
+    );
+}
+
+/// A producer that changes an event's shape without a new contract version fails here,
+/// in its own tests, before any consumer sees it.
+#[tokio::test]
+async fn an_order_event_changed_without_a_new_version_breaks_the_contract() {
+    let events = published_events().await;
+    let placed = events.iter().find(|e| e["type"] == "OrderPlaced").unwrap();
+    let changed = |change: &dyn Fn(&mut Value)| {
+        let mut event = placed.clone();
+        change(&mut event);
+        bookish_contracts::check(&event).expect_err("the changed event still passed")
+    };
+    let renamed = changed(&|e| {
+        let line = e["data"]["order"]["lines"][0].as_object_mut().unwrap();
+        let book_id = line.remove("bookId").unwrap();
+        line.insert("book_id".into(), book_id);
+    });
+    assert!(renamed.contains("at '/data/order/lines/0'") && renamed.contains("bookId"), "{renamed}");
+    let removed = changed(&|e| {
+        e["data"].as_object_mut().unwrap().remove("customerId");
+    });
+    assert!(removed.contains("customerId"), "{removed}");
+    let retyped = changed(&|e| e["data"]["order"]["total"]["amount"] = json!("32.48"));
+    assert!(retyped.contains("at '/data/order/total/amount'"), "{retyped}");
+    let undeclared = changed(&|e| e["data"]["order"]["giftWrap"] = json!(true));
+    assert!(undeclared.contains("giftWrap"), "{undeclared}");
+}
+
+/// The contracts' examples of what inventory sends, addressed to an order this shop holds.
+async fn stock_example(shop: &Shop, kind: &str, key: &str) -> (String, Value) {
+    shop.fill_cart();
+    let id = id_of(&shop.place(VISA, key).await.1);
+    let mut example = bookish_contracts::examples(kind, 1).remove(0);
+    assert_eq!(example["data"]["customerId"], SHOPPER, "the example's shopper is this shop's");
+    example["data"]["orderId"] = json!(id);
+    (id, example)
+}
+
+#[tokio::test]
+async fn the_stock_events_in_the_contract_are_handled_and_fields_not_read_are_ignored() {
+    for (kind, outcome) in consumer::ACCEPTS.iter().map(|(kind, version)| {
+        assert_eq!(*version, 1);
+        (*kind, if *kind == "StockReserved" { "CONFIRMED" } else { "REJECTED" })
+    }) {
+        let shop = Shop::new();
+        let (id, example) = stock_example(&shop, kind, "key-example").await;
+        assert_eq!(shop.deliver(example).await, Vec::<String>::new(), "{kind}");
+        assert_eq!(shop.order(&id).await["status"], outcome, "{kind}");
+
+        let (id, mut example) = stock_example(&shop, kind, "key-example-extended").await;
+        example["data"]["somethingNew"] = json!({"added": "later"});
+        example["traceparent"] = json!("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        assert_eq!(shop.deliver(example).await, Vec::<String>::new(), "{kind} with fields it does not read");
+        assert_eq!(shop.order(&id).await["status"], outcome, "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn a_stock_event_in_a_version_it_does_not_read_fails_and_changes_nothing() {
+    let shop = Shop::new();
+    let (id, mut example) = stock_example(&shop, "StockReserved", "key-v2").await;
+    example["version"] = json!(2);
+    for _ in 0..3 {
+        assert_eq!(shop.deliver(example.clone()).await, ["m1"], "retried, then dead-lettered");
+    }
+    assert_eq!(shop.order(&id).await["status"], "PENDING");
+    assert_eq!(shop.payments.calls(Verb::Capture), 0);
+    // A type it does not read, in whatever version, is not its business: handled, ignored.
+    example["type"] = json!("StockCounted");
+    assert!(shop.deliver(example).await.is_empty());
 }

@@ -32,6 +32,33 @@ impl<T> Envelope<T> {
     }
 }
 
+impl<T> Envelope<T> {
+    /// Refuses an event of a type the consumer reads in a version it does not. `accepted`
+    /// is what the consumer declares: each type it reads with a version of it (a type may
+    /// be listed once per version). A type it does not read passes: the consumer ignores
+    /// those itself. The refusal is logged as an error; the message then fails, and once
+    /// the queue's retries are spent it waits in the DLQ until the consumer learns the
+    /// version (a redrive then delivers it) or an operator drops it.
+    pub fn check_version(&self, accepted: &[(&str, u32)]) -> Result<(), UnsupportedVersion> {
+        let versions: Vec<u32> = accepted.iter().filter(|(kind, _)| *kind == self.kind).map(|(_, v)| *v).collect();
+        if versions.is_empty() || versions.contains(&self.version) {
+            return Ok(());
+        }
+        let refused = UnsupportedVersion { kind: self.kind.clone(), version: self.version, accepted: versions };
+        tracing::error!(event_type = %refused.kind, version = refused.version, accepted = ?refused.accepted, "{refused}");
+        Err(refused)
+    }
+}
+
+/// An event of a known type in a version its consumer does not read.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} version {version} is not a version this consumer reads (it reads {accepted:?}); dead-lettered once its retries are spent")]
+pub struct UnsupportedVersion {
+    pub kind: String,
+    pub version: u32,
+    pub accepted: Vec<u32>,
+}
+
 pub fn new_event_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -56,6 +83,22 @@ mod tests {
             serde_json::to_value(&event).unwrap(),
             serde_json::json!({"eventId": "e-1", "type": "OrderPlaced", "version": 1, "occurredAt": "2026-11-18T11:06:40Z",
                                "correlationId": "c-1", "data": {"orderId": "o-1"}})
+        );
+    }
+
+    #[test]
+    fn a_consumer_refuses_versions_it_does_not_declare_and_passes_types_it_does_not_read() {
+        const ACCEPTS: &[(&str, u32)] = &[("OrderPlaced", 1), ("OrderPlaced", 2), ("OrderCancelled", 1)];
+        let now = OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap();
+        let event = |kind: &str, version: u32| Envelope { version, ..Envelope::new("e".into(), kind, "c", (), now) };
+        assert_eq!(event("OrderPlaced", 1).check_version(ACCEPTS), Ok(()));
+        assert_eq!(event("OrderPlaced", 2).check_version(ACCEPTS), Ok(()));
+        assert_eq!(event("OrderConfirmed", 7).check_version(ACCEPTS), Ok(()), "not this consumer's type");
+        let refused = event("OrderCancelled", 2).check_version(ACCEPTS).unwrap_err();
+        assert_eq!(refused, UnsupportedVersion { kind: "OrderCancelled".into(), version: 2, accepted: vec![1] });
+        assert_eq!(
+            refused.to_string(),
+            "OrderCancelled version 2 is not a version this consumer reads (it reads [1]); dead-lettered once its retries are spent"
         );
     }
 }

@@ -66,7 +66,9 @@ impl HttpCall {
         self
     }
 
-    fn event(&self) -> Value {
+    /// The API Gateway event this call hands the callee. The callers' tests record it in
+    /// `events/`, and the callees' tests replay that record against their routes.
+    pub fn event(&self) -> Value {
         let raw_query: Vec<String> =
             self.query.iter().map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v))).collect();
         let context = json!({

@@ -12,7 +12,8 @@
 //!
 //! Export, chosen by the environment at start-up (infra/bench/trace-export-choice.md):
 //! - `OTEL_EXPORTER_OTLP_ENDPOINT` set: OTLP/HTTP (protobuf), batched and sent when each
-//!   invocation ends. The local stack sets it to its receiver (`infra/otlp_receiver.py`).
+//!   invocation ends. The local stack sets it to its receiver (`infra/otlp_receiver.py`)
+//!   and builds the functions with feature `otlp`; release builds for AWS leave it out.
 //! - else `AWS_XRAY_DAEMON_ADDRESS` set (Lambda with `Tracing: Active`): X-Ray segment
 //!   documents over UDP to the daemon Lambda runs, one datagram as each span ends.
 //! - else nothing is exported and no span is built for OpenTelemetry.
@@ -33,9 +34,8 @@ use opentelemetry_aws::trace::XrayIdGenerator;
 use opentelemetry_aws::xray_exporter::daemon_client::XrayDaemonClient;
 use opentelemetry_aws::xray_exporter::XrayExporter;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-use opentelemetry_sdk::{runtime, Resource};
+use opentelemetry_sdk::Resource;
 use serde::Deserialize;
 use tracing::{Level, Metadata, Subscriber};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -92,17 +92,7 @@ fn provider_from_env(service: &'static str, function: &'static str) -> Option<Sd
         // Lambda decides sampling (`Sampled=` in its trace header); a root is always sampled.
         .with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
     if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
-        let exporter = match opentelemetry_otlp::SpanExporter::builder().with_http().build() {
-            Ok(exporter) => exporter,
-            Err(err) => {
-                eprintln!("traces off: the OTLP exporter cannot be built: {err}");
-                return None;
-            }
-        };
-        // The exporter's HTTP client (hyper) needs a Tokio runtime; this processor runs one
-        // on its own thread, so the flush after an invocation cannot stall the handler's.
-        let processor = BatchSpanProcessor::builder(exporter, runtime::TokioCurrentThread).build();
-        Some(provider.with_span_processor(processor).build())
+        otlp_provider(provider)
     } else if std::env::var_os("AWS_XRAY_DAEMON_ADDRESS").is_some() {
         let client = match XrayDaemonClient::new(std::env::var("AWS_XRAY_DAEMON_ADDRESS").ok()?.parse().ok()?) {
             Ok(client) => client,
@@ -115,6 +105,31 @@ fn provider_from_env(service: &'static str, function: &'static str) -> Option<Sd
     } else {
         None
     }
+}
+
+/// OTLP/HTTP (protobuf) to `OTEL_EXPORTER_OTLP_ENDPOINT`: the local stack's receiver.
+#[cfg(feature = "otlp")]
+fn otlp_provider(provider: opentelemetry_sdk::trace::TracerProviderBuilder) -> Option<SdkTracerProvider> {
+    use opentelemetry_sdk::runtime;
+    use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
+
+    let exporter = match opentelemetry_otlp::SpanExporter::builder().with_http().build() {
+        Ok(exporter) => exporter,
+        Err(err) => {
+            eprintln!("traces off: the OTLP exporter cannot be built: {err}");
+            return None;
+        }
+    };
+    // The exporter's HTTP client (hyper) needs a Tokio runtime; this processor runs one
+    // on its own thread, so the flush after an invocation cannot stall the handler's.
+    let processor = BatchSpanProcessor::builder(exporter, runtime::TokioCurrentThread).build();
+    Some(provider.with_span_processor(processor).build())
+}
+
+#[cfg(not(feature = "otlp"))]
+fn otlp_provider(_: opentelemetry_sdk::trace::TracerProviderBuilder) -> Option<SdkTracerProvider> {
+    eprintln!("traces off: OTEL_EXPORTER_OTLP_ENDPOINT is set, but this build has no OTLP exporter (feature otlp)");
+    None
 }
 
 /// Sends what the invocation recorded before Lambda may freeze the process. The runtime
