@@ -46,7 +46,8 @@ def breaking_changes(base: str, head: str) -> str | None:
             path = Path(tmp) / name
             path.write_text(yaml.safe_dump(spec, sort_keys=False))
             paths.append(str(path))
-        run = subprocess.run([str(OPTIC), "diff", *paths, "--check"], capture_output=True, text=True,
+        # In the temporary folder: under CI=true optic writes ci-run-details.json where it runs.
+        run = subprocess.run([str(OPTIC), "diff", *paths, "--check"], capture_output=True, text=True, cwd=tmp,
                              env={**os.environ, "OPTIC_TELEMETRY_LEVEL": "off"}, timeout=300)
     report = run.stdout + run.stderr
     if run.returncode == 0:
