@@ -340,7 +340,9 @@ def phase_memory(subjects: Subjects, invocations: int) -> dict:
 def phase_overhead() -> list[dict]:
     binary = RELEASE / "warm-overhead"
     log(f"{binary.relative_to(ROOT)}")
-    out = subprocess.run([str(binary)], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    # Traces on, as Tracing: Active has them in AWS: every span is sent to the (stand-in) daemon.
+    env = {**os.environ, "AWS_XRAY_DAEMON_ADDRESS": runtime_api.xray_daemon_address()}
+    out = subprocess.run([str(binary)], cwd=ROOT, check=True, capture_output=True, text=True, env=env).stdout
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 

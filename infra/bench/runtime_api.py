@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import os
 import queue
+import socket
 import subprocess
 import threading
 import time
@@ -114,9 +115,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+_xray_daemon: socket.socket | None = None
+
+
+def xray_daemon_address() -> str:
+    """Where Lambda's X-Ray daemon listens when tracing is active (template.yaml: `Tracing:
+    Active`), so the functions build their UDP trace exporter as in AWS. A bound socket no
+    one reads stands in: the kernel drops what overflows it, without an error to the sender."""
+    global _xray_daemon
+    if _xray_daemon is None:
+        _xray_daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        _xray_daemon.bind(("127.0.0.1", 0))
+    host, port = _xray_daemon.getsockname()
+    return f"{host}:{port}"
+
+
 def lambda_env(name: str, api: str, memory_mb: int) -> dict[str, str]:
     """The variables Lambda sets for every runtime (the Rust runtime requires the first four)."""
     return {
+        "AWS_XRAY_DAEMON_ADDRESS": xray_daemon_address(),
         "AWS_LAMBDA_RUNTIME_API": api,
         "AWS_LAMBDA_FUNCTION_NAME": name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
