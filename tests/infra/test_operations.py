@@ -16,26 +16,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "infra"))
 import provision  # noqa: E402
 
-# The metric contract (namespace Bookish, EMF): metric -> the dimension sets it is emitted
-# with. Every metric carries service and function (the binary name); ids never are dimensions.
-BASE = frozenset({"service", "function"})
-CONTRACT = {
-    "ColdStart": {BASE},
-    "Requests": {BASE, BASE | {"route", "statusClass"}},
-    "RequestLatency": {BASE, BASE | {"route", "statusClass"}},
-    "BatchSize": {BASE},
-    "BatchFailures": {BASE},
-    "DependencyLatency": {BASE | {"dependency"}},
-    "OrdersPlaced": {BASE},
-    "OrdersConfirmed": {BASE},
-    "OrdersRejected": {BASE | {"reason"}},
-    "OrdersCancelled": {BASE},
-    "Revenue": {BASE | {"currency"}},
-    "StockReserved": {BASE},
-    "StockRejected": {BASE},
-    "EmailsSent": {BASE},
-    "SmsSent": {BASE},
-}
+sys.path.insert(0, str(ROOT / "tests"))
+import metric_contract  # noqa: E402
+
+# metric -> the dimension sets it is emitted with (tests/metric_contract.py).
+CONTRACT = {name: {frozenset(dims) for dims in sets} for name, (_, sets, _) in metric_contract.CONTRACT.items()}
 # Who emits the business metrics the alarms rely on (the contract's "emitted by").
 EMITTED_BY = {"OrdersPlaced": "order-api", "OrdersConfirmed": "order-stock-events"}
 
