@@ -6,15 +6,22 @@ Phases (each can be skipped or run alone with --only; see --help):
   build    release binaries for this machine (cold start, memory, warm overhead) and
            the arm64 Lambda zips (artifact size), before anything is timed
   stack    the local stack (moto + `cargo lambda watch --release` + driver), seeded
-  cold     every Lambda binary, the hello-world floor and the same catalog handler in
-           Node.js and Python, exec'd fresh against infra/bench/runtime_api.py, in
-           shuffled rounds so that all subjects share the machine's moods
+  cold     every Lambda binary, the hello-world floor, a do-nothing process (the harness's
+           own cost) and the same catalog handler in Node.js and Python, exec'd fresh
+           against infra/bench/runtime_api.py, in shuffled rounds so that all subjects
+           share the machine's moods
+  cold-throttled  the cold subjects again, each in a cgroup with a 128 MB Lambda's CPU
+           share and in one without (cpu_share.py)
   memory   each subject again, 1,000 warm invocations, then its peak RSS; the warm
            durations feed the cost model
   overhead target/release/warm-overhead: handlers over in-memory ports (no I/O)
   cost     one real checkout through the local API, priced step by step (cost.py)
   load     wrk on the local API and on the Express reference, 30 s per route
-  report   BENCHMARKS.md from .local/bench/results.json
+  e2e      concurrent shoppers place orders; POST to CONFIRMED and to the email, and where
+           the time goes, from the spans (e2e.py)
+  report   BENCHMARKS.md from .local/bench/results.json, and infra/bench/last-run.json:
+           those results, committed with the document so that every number in it can be
+           checked (each phase's result says when and at which commit it was measured)
 
 Everything runs on loopback; nothing here is a test (no thresholds fail the run:
 targets are reported, met or missed).
@@ -35,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.parse
 import uuid
 import zipfile
@@ -45,6 +53,8 @@ ROOT = HERE.parent.parent
 sys.path[:0] = [str(ROOT / "infra"), str(HERE)]
 
 import cost  # noqa: E402
+import cpu_share  # noqa: E402
+import e2e  # noqa: E402
 import provision  # noqa: E402
 import report  # noqa: E402
 import runtime_api  # noqa: E402
@@ -56,8 +66,11 @@ VENV_BIN = ROOT / ".venv" / "bin"
 NODE_DIR = HERE / "node"
 PYTHON_DIR = HERE / "python"
 RELEASE = ROOT / "target" / "release"
-PHASES = ["build", "stack", "cold", "memory", "overhead", "cost", "load", "report"]
+TARGETS = HERE / "targets.json"  # the promises each measure is judged against
+LAST_RUN = HERE / "last-run.json"  # committed: what BENCHMARKS.md was rendered from
+PHASES = ["build", "stack", "cold", "cold-throttled", "memory", "overhead", "cost", "load", "e2e", "report"]
 FLOOR = "hello-world"
+HARNESS = "do-nothing"  # speaks the Runtime API and nothing else: the harness's own cost
 FIXTURE_BOOK = "0123456789abcdef"  # the book id the events/ fixtures use
 FIXTURE_BOOK_2 = "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 
@@ -114,16 +127,30 @@ def build(packages: dict[str, list[str]]) -> None:
         run(["make", "build", f"BINS={' '.join(bins)}"])
 
 
+# ELF e_machine values (the System V ABI's registry), named as Lambda names architectures.
+ELF_MACHINES = {0x3E: "x86_64", 0xB7: "arm64"}
+
+
+def elf_arch(header: bytes) -> str:
+    """The architecture an ELF executable is built for, from its header's e_machine field."""
+    if header[:4] != b"\x7fELF":
+        raise SystemExit("bootstrap is not an ELF executable")
+    byteorder = "little" if header[5] == 1 else "big"  # EI_DATA
+    machine = int.from_bytes(header[18:20], byteorder)
+    return ELF_MACHINES.get(machine, f"ELF machine {machine:#x}")
+
+
 def zip_sizes(binaries: list[str]) -> dict:
+    """Each Lambda zip's size, its bootstrap's size and the architecture the bootstrap is built for."""
     sizes = {}
     for name in binaries + [FLOOR]:
         zip_path = ROOT / "target" / "lambda" / name / "bootstrap.zip"
         if zip_path.exists():
-            with zipfile.ZipFile(zip_path) as archive:
-                unzipped = archive.getinfo("bootstrap").file_size
-            sizes[name] = {"zip": zip_path.stat().st_size, "binary": unzipped}
-    arch = "arm64" if (ROOT / "target" / "aarch64-unknown-linux-gnu").exists() else "x86-64"
-    return {"arch": arch, "sizes": sizes}
+            with zipfile.ZipFile(zip_path) as archive, archive.open("bootstrap") as bootstrap:
+                sizes[name] = {"zip": zip_path.stat().st_size, "binary": archive.getinfo("bootstrap").file_size,
+                               "arch": elf_arch(bootstrap.read(20))}
+    arches = sorted({s["arch"] for s in sizes.values()})
+    return {"arch": " and ".join(arches), "sizes": sizes}
 
 
 # --------------------------------------------------------------------------
@@ -229,11 +256,13 @@ class Subjects:
         admin = {"Authorization": f"Bearer {sign_in(described, 'admin')}", "Content-Type": "application/json"}
         for book_id in books[-2:]:  # every reservation the harness makes must succeed
             status, body = stack.http("PUT", f"{described['apiUrl']}/v1/inventory/{book_id}",
-                                      json.dumps({"available": 1_000_000}).encode(), admin, timeout=120)
+                                      json.dumps({"adjust": 1_000_000 - described["stock"][book_id]}).encode(),
+                                      admin, timeout=120)
             assert status == 200, (status, body)
         customer = cost.token_subject(placed["token"])
         self.makers, self.watchers = event_makers(books[-1], books[-2], placed["order"]["id"], customer)
         self.makers["node"] = self.makers["python"] = self.makers["catalog-read"]
+        self.makers[HARNESS] = self.makers[FLOOR]
         self.sequence = itertools.count()  # never the same event twice, across phases
         self.logs = OUT / "logs"
         shutil.rmtree(self.logs, ignore_errors=True)  # each run's logs only
@@ -241,7 +270,7 @@ class Subjects:
 
     @property
     def names(self) -> list[str]:
-        return self.binaries + [FLOOR, "node", "python"]
+        return self.binaries + [FLOOR, HARNESS, "node", "python"]
 
     def start_args(self, name: str) -> tuple[list[str], Path]:
         if name == "node":
@@ -319,7 +348,12 @@ def phase_cold(subjects: Subjects, rounds: int) -> dict:
                 samples[name]["init"].append(result.init_ms)
                 samples[name]["first"].append(result.first_response_ms)
         print(f"    round {round_no}/{rounds}", flush=True)
-    return {n: {"init_ms": summary(s["init"]), "first_response_ms": summary(s["first"])} for n, s in samples.items()}
+    results = {n: {"init_ms": summary(s["init"]), "first_response_ms": summary(s["first"])} for n, s in samples.items()}
+    for name, result in results.items():
+        argv = subjects.start_args(name)[0]
+        if argv[0].startswith(str(RELEASE)):  # what the page faults of a Rust subject's init scale with
+            result["binary_bytes"] = Path(argv[0]).stat().st_size
+    return results
 
 
 def phase_memory(subjects: Subjects, invocations: int) -> dict:
@@ -412,11 +446,12 @@ def settled_items(described: dict, placed: dict):
             time.sleep(0.5)
 
 
+WRK_THREADS = 2
 WRK_LATENCY = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 
 
 def wrk(url: str, seconds: int, connections: int) -> dict:
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s", url],
+    out = subprocess.run(["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s", url],
                          check=True, capture_output=True, text=True).stdout
     scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}
     latency = {f"p{p}": float(v) * scale[u] for p, v, u in WRK_LATENCY.findall(out)}
@@ -424,7 +459,7 @@ def wrk(url: str, seconds: int, connections: int) -> dict:
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, socket.groups())) if socket else 0)
-    return {"url": url, "seconds": seconds, "connections": connections, "requests": requests,
+    return {"url": url, "seconds": seconds, "threads": WRK_THREADS, "connections": connections, "requests": requests,
             "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "errors": errors,
             "latency_ms": latency}
 
@@ -474,10 +509,44 @@ def machine() -> dict:
         except (OSError, IndexError):
             return "?"
 
+    system_roots = Path("/etc/ssl/certs")  # Debian's: a bundle and a directory of single certificates
+    bundle = system_roots / "ca-certificates.crt"
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem_kib / 2**20, 1),
-            "kernel": platform.release(), "rustc": version(["rustc", "--version"]),
+            "arch": platform.machine(), "kernel": platform.release(),
+            "system_root_files": len(list(system_roots.iterdir())) if system_roots.is_dir() else 0,
+            "system_root_bundle_certificates": bundle.read_text().count(PEM_CERTIFICATE) if bundle.exists() else 0,
+            "rustc": version(["rustc", "--version"]),
             "node": version(["node", "--version"]), "python": platform.python_version(),
             "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----"
+
+
+def setup() -> dict:
+    """What the tree says about what is measured, read from it rather than restated in the report."""
+    arches = sorted({arch.strip() for template in (ROOT / "functions").glob("*/template.yaml")
+                     for listed in re.findall(r"Architectures:\s*\[([^\]]*)\]", template.read_text())
+                     for arch in listed.split(",")})
+    return {
+        "lambda_arch": " and ".join(arches) or "x86_64",  # Lambda's default when no template names one
+        "release_profile": tomllib.loads((ROOT / "Cargo.toml").read_text())["profile"]["release"],
+        "embedded_roots": (ROOT / "functions" / "shared" / "certs" / "aws-roots.pem").read_text().count(PEM_CERTIFICATE),
+        "express": json.loads((NODE_DIR / "package.json").read_text())["dependencies"]["express"],
+    }
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def provenance() -> dict:
+    """The commit measured, and whether the work tree differed from it (read without taking git's locks)."""
+    def git(*argv: str) -> str:
+        return subprocess.run(["git", "--no-optional-locks", *argv], cwd=ROOT, check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD"), **({"dirty": True} if git("status", "--porcelain") else {})}
 
 
 def main() -> int:
@@ -488,6 +557,8 @@ def main() -> int:
     parser.add_argument("--invocations", type=int, default=1000, help="warm invocations before reading peak RSS")
     parser.add_argument("--load-seconds", type=int, default=30)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--e2e-orders", type=int, default=300, help="orders the e2e phase places")
+    parser.add_argument("--e2e-shoppers", type=int, default=16, help="shoppers placing them at once")
     args = parser.parse_args()
     phases = args.only.split(",") if args.only else [p for p in PHASES if p not in args.skip.split(",")]
     unknown = set(phases) - set(PHASES)
@@ -497,7 +568,12 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
 
+    run_started_at = now()
+
     def save(key: str, value) -> None:
+        """Stores a phase's result, a dict stamped with when and at which commit it was measured."""
+        if isinstance(value, dict):
+            value = {**value, "measured_at": now(), **provenance(), "run_started_at": run_started_at}
         results[key] = value
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 
@@ -505,13 +581,16 @@ def main() -> int:
     binaries = sorted(b for bins in packages.values() for b in bins)
     if set(phases) - {"report"}:  # the date and machine of the measurements, not of a re-render
         save("machine", machine())
+        save("setup", setup())
     save("binaries", binaries)
     if "build" in phases:
+        started = time.monotonic()
         install_tools()
         build(packages)
+        save("build", {"seconds": round(time.monotonic() - started)})
         save("size", zip_sizes(binaries))
     local = stack.Local("bench", *stack.PROFILES["bench"])
-    needs_stack = {"stack", "cold", "memory", "cost", "load"} & set(phases)
+    needs_stack = {"stack", "cold", "cold-throttled", "memory", "cost", "load", "e2e"} & set(phases)
     try:
         if needs_stack:
             local.dir.mkdir(parents=True, exist_ok=True)
@@ -525,23 +604,31 @@ def main() -> int:
             subjects = Subjects(described, binaries, placed)
         if "cold" in phases:
             save("cold", phase_cold(subjects, args.rounds))
+        if "cold-throttled" in phases:
+            save("cold_throttled", cpu_share.phase(subjects, args.rounds, summary, log=log))
         if "memory" in phases:
             save("memory", phase_memory(subjects, args.invocations))
         if "cost" in phases:
-            durations = {name: m["duration_ms"]["median"] for name, m in results.get("memory", {}).items()}
+            durations = {name: m["duration_ms"]["median"] for name, m in results.get("memory", {}).items()
+                         if isinstance(m, dict)}  # not the phase's stamp
             durations.update(logged_latencies(local.dir / "watch.log", ["POST /v1/orders"], "order-api"))
             priced = cost.price(model, durations, cost.memory_sizes())
             save("cost", {**priced, "order_id": placed["order"]["id"]})
         if "load" in phases:
             save("load", phase_load(described, args.load_seconds, args.connections))
+        if "e2e" in phases:
+            save("e2e", e2e.run(described, local.dir, args.e2e_orders, args.e2e_shoppers,
+                                sign_in(described, "admin"), summary))
     finally:
         if needs_stack:
             stack.stop_all(local)
     if "overhead" in phases:
-        save("overhead", phase_overhead())
+        save("overhead", {"cases": phase_overhead()})
     if "report" in phases:
+        save("targets", json.loads(TARGETS.read_text()))
         (ROOT / "BENCHMARKS.md").write_text(report.render(results))
-        log("wrote BENCHMARKS.md")
+        LAST_RUN.write_text(json.dumps(report.last_run(results), indent=2) + "\n")
+        log(f"wrote BENCHMARKS.md and {LAST_RUN.relative_to(ROOT)}")
     return 0
 
 

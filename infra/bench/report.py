@@ -1,22 +1,30 @@
 """BENCHMARKS.md from the results infra/bench/bench.py saved (.local/bench/results.json).
 
-Every number in the document comes from one results file, so a re-run rewrites it
-whole; the prose around the numbers is here, next to the code that fills it in.
+Every number in the document comes from the results: measured, or read from the machine,
+the toolchain and the tree by bench.py and stored there. The prose around the numbers is
+here and carries none of its own (tests/infra/test_bench_report.py renders the document
+from traced results and fails on any digit the results did not supply), so a claim this
+run did not measure is not quoted with a number.
 """
 
 from __future__ import annotations
 
 import cost
 
+try:
+    import e2e
+except ModuleNotFoundError as missing:  # until the end-to-end phase lands
+    if missing.name != "e2e":
+        raise
+    e2e = None
+
 FLOOR = "hello-world"
-TARGETS = {
-    "init_x_floor": 1.5,  # cold start init, times the hello-world floor
-    "x_faster_than_node": 10.0,
-    "overhead_p99_ms": 0.2,
-    "peak_rss_mb": 24.0,
-    "zip_mb": 3.0,
-}
+HARNESS = "do-nothing"
+COMPARED = ["node", "python"]
 MB = 1_000_000
+NOT_MEASURED = "_Not measured in this run._"
+# What bench.py's save() adds to every phase's dict: not a measurement.
+STAMP = {"measured_at", "commit", "dirty", "run_started_at"}
 
 
 def ms(value: float) -> str:
@@ -38,9 +46,33 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def measured(phase: dict) -> dict:
+    """A phase's results without its stamp."""
+    return {k: v for k, v in phase.items() if k not in STAMP}
+
+
+def provenance(phase: dict) -> str:
+    """When and at which commit a phase was measured, as a line above its table."""
+    if "measured_at" not in phase:
+        return "_Measured before phases were stamped: when and at which commit is not recorded._\n\n"
+    dirty = ", with uncommitted changes" if phase.get("dirty") else ""
+    return f"_Measured {phase['measured_at']} at commit `{phase['commit'][:12]}`{dirty}._\n\n"
+
+
+def last_run(results: dict) -> dict:
+    """infra/bench/last-run.json: the results BENCHMARKS.md was rendered from, whole, and each
+    phase's stamp up front, so that a reader can check every number the document prints."""
+    phases = {key: {k: v for k, v in value.items() if k in STAMP} for key, value in results.items()
+              if isinstance(value, dict) and "measured_at" in value}
+    return {"rendered_by": "infra/bench/report.py", "phases": phases, "results": results}
+
+
 class Report:
     def __init__(self, results: dict) -> None:
         self.r = results
+        self.t = results["targets"]
+        self.m = results["machine"]
+        self.setup = results.get("setup", {})
         self.binaries: list[str] = results.get("binaries", [])
         self.summary: list[list[str]] = []  # measure, target, result, verdict
         self.missed: list[str] = []
@@ -54,68 +86,116 @@ class Report:
     def cold(self) -> str:
         cold = self.r.get("cold")
         if not cold:
-            return "_Not measured in this run._"
+            return NOT_MEASURED
         floor = cold[FLOOR]["init_ms"]["median"]
+        harness = cold[HARNESS]["init_ms"]["median"] if HARNESS in cold else None
+        net_of_harness = harness is not None and floor > harness
         node = cold.get("node")
+        node_label = f"Node.js {self.m['node']}"
         rows = []
-        worst_init = (0.0, "")
-        worst_node = (float("inf"), "")
-        for name in self.binaries + [FLOOR, "node", "python"]:
+        inits = {}  # binary -> (ratio judged, gross ratio, ms over the floor)
+        for name in self.binaries + [FLOOR, HARNESS] + COMPARED:
             if name not in cold:
                 continue
             c = cold[name]
             init = c["init_ms"]["median"]
-            x_floor = init / floor
+            gross = init / floor
+            net = (init - harness) / (floor - harness) if net_of_harness else None
             vs_node = node["init_ms"]["median"] / init if node else None
             if name in self.binaries:
-                worst_init = max(worst_init, (x_floor, name))
-                if vs_node is not None:
-                    worst_node = min(worst_node, (vs_node, name))
-            rows.append([f"`{name}`", spread(c["init_ms"]), spread(c["first_response_ms"]), f"{x_floor:.2f}×",
+                inits[name] = (net if net_of_harness else gross, gross, init - floor, vs_node)
+            rows.append([f"`{name}`", spread(c["init_ms"]), spread(c["first_response_ms"]), f"{init - floor:+.2f}",
+                         f"{gross:.2f}×", f"{net:.2f}×" if net is not None else "–",
                          f"{vs_node:.1f}×" if vs_node else "–"])
-        self.target("Cold start vs hello-world floor (init)", f"≤ {TARGETS['init_x_floor']}× floor",
-                    f"worst {worst_init[0]:.2f}× (`{worst_init[1]}`)", worst_init[0] <= TARGETS["init_x_floor"],
-                    INIT_MISS, by=f", {(worst_init[0] / TARGETS['init_x_floor'] - 1) * 100:.0f}% over "
-                    f"({(worst_init[0] - TARGETS['init_x_floor']) * floor:.1f} ms more init than the target allows)")
-        if node:
-            self.target("Cold start vs Node.js 20 (init)", f"≥ {TARGETS['x_faster_than_node']:.0f}× faster",
-                        f"worst {worst_node[0]:.1f}× (`{worst_node[1]}`)",
-                        worst_node[0] >= TARGETS["x_faster_than_node"],
-                        "Node.js's init is its runtime and the SDK's module loading; see the table.")
+        limit = self.t["init_x_floor"]
+        if inits:
+            worst = max(inits, key=lambda name: inits[name][0])
+            judged, gross, over, _ = inits[worst]
+            allowed_over = (limit - 1) * (floor - harness if net_of_harness else floor)
+            result = (f"worst {judged:.2f}× net of the harness ({gross:.2f}× gross, {over:+.2f} ms) (`{worst}`)"
+                      if net_of_harness else f"worst {gross:.2f}× (`{worst}`)")
+            self.target("Cold start vs hello-world floor (init)", f"≤ {limit}× floor", result, judged <= limit,
+                        self.init_miss(cold, inits, worst),
+                        by=f", {over - allowed_over:.2f} ms more init than the target allows")
+            if node:
+                slowest = min(inits, key=lambda name: inits[name][3])
+                self.target(f"Cold start vs {node_label} (init)", f"≥ {self.t['x_faster_than_node']}× faster",
+                            f"worst {inits[slowest][3]:.1f}× (`{slowest}`)",
+                            inits[slowest][3] >= self.t["x_faster_than_node"],
+                            "Node.js's init is its runtime and the SDK's module loading; see the table.")
+        if node and "catalog-read" in cold:
             same = node["first_response_ms"]["median"] / cold["catalog-read"]["first_response_ms"]["median"]
-            self.target("Same handler vs Node.js 20 (first response)", f"≥ {TARGETS['x_faster_than_node']:.0f}× faster",
-                        f"{same:.1f}× (`catalog-read`)", same >= TARGETS["x_faster_than_node"],
+            self.target(f"Same handler vs {node_label} (first response)", f"≥ {self.t['x_faster_than_node']}× faster",
+                        f"{same:.1f}× (`catalog-read`)", same >= self.t["x_faster_than_node"],
                         "Both pay the same GetItem round-trip to moto (a Python server), which is a floor "
                         "under both first responses that real DynamoDB would lower.")
-        n = cold[FLOOR]["init_ms"]["n"]
+        harness_note = (
+            f" `{HARNESS}` speaks the Runtime API and nothing else (std only, `infra/bench/src/bin/{HARNESS}.rs`): "
+            "its init is what exec and the harness cost every subject, so **net of the harness** is a ratio "
+            f"with it subtracted from both sides, the ratio the target is judged on."
+            if net_of_harness else "")
         return (
-            f"Each subject exec'd fresh {n} times in shuffled rounds (one untimed round first warms the page "
-            "cache), against the Runtime API harness `infra/bench/runtime_api.py` on loopback, each with its "
-            "AWS SDK clients pointed at the bench stack's moto. **Init** is exec to the first "
-            "`GET /2018-06-01/runtime/invocation/next`; **first response** is exec to the first result posted "
-            "(init plus one real request: store round-trips included). Milliseconds, median (p10–p90). "
-            "`node` and `python` are the catalog's `GET /v1/books/{id}` written for Node.js 20 "
-            "(`@aws-sdk/client-dynamodb` under `aws-lambda-ric`) and Python (`boto3` under `awslambdaric`); "
-            "`hello-world` is a bare `lambda_runtime` function, the floor.\n\n"
-            + table(["subject", "init ms", "first response ms", "init × floor", "Node init ÷ this"], rows)
+            provenance(cold)
+            + f"Each subject exec'd fresh {cold[FLOOR]['init_ms']['n']} times in shuffled rounds (an untimed round "
+            "first warms the page cache), against the Runtime API harness `infra/bench/runtime_api.py` on "
+            "loopback, each with its AWS SDK clients pointed at the bench stack's moto. **Init** is exec to the "
+            "first request for an event (the Runtime API's `next`); **first response** is exec to the first "
+            "result posted (init plus one real request: store round-trips included). Milliseconds, median "
+            f"(p10–p90); **over floor** is the init median's difference to `{FLOOR}`'s. `node` and `python` are "
+            f"the catalog's `GET /v1/books/{{id}}` written for {node_label} (`@aws-sdk/client-dynamodb` under "
+            f"`aws-lambda-ric`) and Python {self.m['python']} (`boto3` under `awslambdaric`); `{FLOOR}` is a bare "
+            "`lambda_runtime` function, the floor." + harness_note + "\n\n"
+            + table(["subject", "init ms", "first response ms", "over floor ms", "init × floor",
+                     "net of harness × floor", "Node init ÷ this"], rows)
             + "\n\nThe event each function gets: " + ", ".join(f"`{k}`: {v}" for k, v in EVENTS.items()) + "."
-            + "\n\n" + COLD_CHOICES
+            + "\n\n" + self.cold_choices()
+        )
+
+    def init_miss(self, cold: dict, inits: dict, worst: str) -> str:
+        overs = [over for _, _, over, _ in inits.values()]
+        sizes = ""
+        if "binary_bytes" in cold[worst] and "binary_bytes" in cold[FLOOR]:
+            sizes = (f" ({cold[worst]['binary_bytes'] / MB:.1f} MB for `{worst}` against the floor's "
+                     f"{cold[FLOOR]['binary_bytes'] / MB:.1f} MB, native builds)")
+        return (
+            f"What is left beyond the floor ({min(overs):.2f} to {max(overs):.2f} ms in this run) is the AWS SDK's "
+            "setup: `aws_config` loading the region and credential chains and the profile files, each client's "
+            "endpoint resolver (every SDK crate parses its own partition table) and runtime plugins, plus the "
+            f"page faults and allocations of a larger binary{sizes}. Closing it would take creating each SDK "
+            "client lazily, on the first request that needs it (which moves the cost into that request rather "
+            "than removing it), and fewer SDK crates per binary. In Lambda the sandbox's own start comes on top "
+            "for every runtime alike, which is why the Node.js ratio is the one users feel."
+        )
+
+    def cold_choices(self) -> str:
+        if "embedded_roots" not in self.setup:
+            return ""
+        m = self.m
+        return (
+            "What cold-start tuning bought: the SDK's default HTTPS client reads the system's whole root store "
+            f"at every cold start (on this machine {m['system_root_files']} files under `/etc/ssl/certs`, its "
+            f"bundle {m['system_root_bundle_certificates']} certificates). `bookish_shared::aws::config()` gives "
+            f"the SDK a client that trusts only the {self.setup['embedded_roots']} roots AWS endpoints chain to, "
+            "embedded in the binary. The init before the change was measured by hand when it was made; this run "
+            "does not repeat it, so it is not quoted here."
         )
 
     # ---------------------------------------------------------------- warm overhead
     def overhead(self) -> str:
-        cases = self.r.get("overhead")
-        if not cases:
-            return "_Not measured in this run._"
+        phase = self.r.get("overhead")
+        if not phase:
+            return NOT_MEASURED
+        cases = phase["cases"]
         rows = [[f"`{c['case']}`", f"{c['p50_us']:.1f}", f"{c['p99_us']:.1f}", f"{c['mean_us']:.1f}"] for c in cases]
         worst = max(cases, key=lambda c: c["p99_us"])
-        self.target("Warm overhead per request (p99)", f"≤ {TARGETS['overhead_p99_ms']} ms",
-                    f"worst {worst['p99_us'] / 1000:.3f} ms (`{worst['case']}`)",
-                    worst["p99_us"] / 1000 <= TARGETS["overhead_p99_ms"],
+        limit = self.t["overhead_p99_ms"]
+        self.target("Warm overhead per request (p99)", f"≤ {limit} ms",
+                    f"worst {worst['p99_us'] / 1000:.3f} ms (`{worst['case']}`)", worst["p99_us"] / 1000 <= limit,
                     "The handler path is CPU-bound JSON work; profile the named case (e.g. with "
                     "`valgrind --tool=callgrind target/release/warm-overhead --case ...`).")
         return (
-            "CPU time per request beyond the store: each handler over its in-memory ports, driven through "
+            provenance(phase)
+            + "CPU time per request beyond the store: each handler over its in-memory ports, driven through "
             "the real `lambda_http` conversion (event JSON in, API Gateway response JSON out) and the JSON "
             f"request log line, {cases[0]['iterations']:,} iterations after a warm-up, one thread "
             "(`target/release/warm-overhead`, source in `infra/bench/src/`). Microseconds.\n\n"
@@ -124,29 +204,33 @@ class Report:
 
     # ---------------------------------------------------------------- memory
     def memory(self) -> str:
-        memory = self.r.get("memory")
-        if not memory:
-            return "_Not measured in this run._"
+        phase = self.r.get("memory")
+        if not phase:
+            return NOT_MEASURED
+        memory = measured(phase)
         rows = []
-        worst = (0.0, "")
-        for name in self.binaries + [FLOOR, "node", "python"]:
+        worst = None
+        for name in self.binaries + [FLOOR, HARNESS] + COMPARED:
             if name not in memory:
                 continue
             m = memory[name]
             mb = m["peak_rss_kib"] * 1024 / MB
-            if name in self.binaries:
-                worst = max(worst, (mb, name))
+            if name in self.binaries and (worst is None or mb > worst[0]):
+                worst = (mb, name)
             d = m["duration_ms"]
             rows.append([f"`{name}`", f"{mb:.1f}", ms(d["median"]), ms(d["p99"])])
         invocations = next(iter(memory.values()))["invocations"]
-        self.target("Peak RSS after 1,000 warm invocations", f"≤ {TARGETS['peak_rss_mb']:.0f} MB",
-                    f"worst {worst[0]:.1f} MB (`{worst[1]}`)", worst[0] <= TARGETS["peak_rss_mb"],
-                    "Look for buffers kept across invocations (SDK response bodies, caches).")
+        if worst:
+            limit = self.t["peak_rss_mb"]
+            self.target(f"Peak RSS after {invocations:,} warm invocations", f"≤ {limit} MB",
+                        f"worst {worst[0]:.1f} MB (`{worst[1]}`)", worst[0] <= limit,
+                        "Look for buffers kept across invocations (SDK response bodies, caches).")
         return (
-            f"One process per subject: a cold invocation and {invocations:,} warm ones through the harness, "
+            provenance(phase)
+            + f"One process per subject: a cold invocation and {invocations:,} warm ones through the harness, "
             "then the process's high-water resident set (`VmHWM` in `/proc/<pid>/status`). The warm duration "
             "is the harness's view of one invocation (event handed over to response posted), store "
-            "round-trips to moto included; the cost model bills these.\n\n"
+            "round-trips to moto included.\n\n"
             + table(["subject", "peak RSS MB", "warm median ms", "warm p99 ms"], rows)
         )
 
@@ -154,58 +238,86 @@ class Report:
     def size(self) -> str:
         size = self.r.get("size")
         if not size or not size["sizes"]:
-            return "_Not measured in this run._"
+            return NOT_MEASURED
         rows = []
-        worst = (0.0, "")
+        worst = None
         for name in self.binaries + [FLOOR]:
             s = size["sizes"].get(name)
             if not s:
                 continue
             zip_mb = s["zip"] / MB
-            if name in self.binaries:
-                worst = max(worst, (zip_mb, name))
-            rows.append([f"`{name}`", f"{zip_mb:.2f}", f"{s['binary'] / MB:.2f}" if s["binary"] else "–"])
-        self.target("Artifact size (zip)", f"≤ {TARGETS['zip_mb']:.0f} MB", f"worst {worst[0]:.2f} MB (`{worst[1]}`)",
-                    worst[0] <= TARGETS["zip_mb"],
-                    "See the choices below: the SDK clients dominate; drop unused SDK features first.")
-        note = "" if size["arch"] == "arm64" else (
-            "\n\n**These are x86-64 zips**: the aarch64 standard library could not be added on this machine.")
+            if name in self.binaries and (worst is None or zip_mb > worst[0]):
+                worst = (zip_mb, name)
+            rows.append([f"`{name}`", f"{zip_mb:.2f}", f"{s['binary'] / MB:.2f}", f"{s['arch']}"])
+        if worst:
+            limit = self.t["zip_mb"]
+            self.target("Artifact size (zip)", f"≤ {limit} MB", f"worst {worst[0]:.2f} MB (`{worst[1]}`)",
+                        worst[0] <= limit,
+                        "See the release profile below: the SDK clients dominate; drop unused SDK features first.")
+        deployed = self.setup.get("lambda_arch")
+        note = "" if deployed in (None, size["arch"]) else (
+            f"\n\n**These are {size['arch']} zips, and the services' templates deploy {deployed}**: `make build` "
+            f"could not add the {deployed} standard library on this machine. Do not deploy them.")
         return (
-            f"`cargo lambda build --release --{size['arch']} --output-format zip` (what `make build` runs), "
-            "MB = 10⁶ bytes." + note + "\n\n" + table(["binary", "zip MB", "bootstrap MB"], rows)
-            + "\n\n" + SIZE_CHOICES
+            provenance(size)
+            + "The zips `make build` writes (`cargo lambda build --release --output-format zip`); the "
+            "architecture is read from each `bootstrap`'s ELF header. MB are millions of bytes." + note
+            + "\n\n" + table(["binary", "zip MB", "bootstrap MB", "architecture"], rows)
+            + "\n\n" + self.size_choices()
         )
 
-    # ---------------------------------------------------------------- cost
+    def size_choices(self) -> str:
+        profile = self.setup.get("release_profile")
+        if not profile:
+            return ""
+
+        def toml(value) -> str:
+            if isinstance(value, bool):
+                return "true" if value else "false"
+            return f'"{value}"' if isinstance(value, str) else f"{value}"
+
+        rows = [[f"`{key} = {toml(value)}`", PROFILE_WHY.get(key, "")] for key, value in profile.items()]
+        return (
+            "The release profile these were built with (`[profile.release]` in `Cargo.toml`, read by this run), "
+            "and why each setting is there. What each setting saved was measured by hand when it was chosen; "
+            "this run measures only the sizes above.\n\n" + table(["setting", "why"], rows) + "\n\n" + SIZE_CHOICES
+        )
+
+    # ---------------------------------------------------------------- cost and end to end (their own modules)
     def cost(self) -> str:
-        result = self.r.get("cost")
-        if not result:
-            return "_Not measured in this run._"
-        return cost.markdown(result) + (
-            "\n\nThe durations are the warm medians of the memory table, `order-api`'s checkout from its own "
-            "request log in the local stack: against moto, whose transactions copy whole tables, they are "
-            "upper bounds of what DynamoDB would give, so the Lambda duration line is too. It is a small line "
-            "either way; the email is three quarters of the bill.")
+        counted = self.r.get("cost_counted")
+        if not counted or not hasattr(cost, "section"):
+            return NOT_MEASURED
+        return provenance(counted) + cost.section(self.r)
+
+    def end_to_end(self) -> str:
+        phases = [self.r[key] for key in ("e2e", "cold_throttled") if key in self.r]
+        if not phases or not hasattr(e2e, "section"):
+            return NOT_MEASURED
+        return "".join(provenance(phase) for phase in phases) + e2e.section(self.r)
 
     # ---------------------------------------------------------------- load
     def load(self) -> str:
-        load = self.r.get("load")
-        if not load:
-            return "_Not measured in this run._"
+        phase = self.r.get("load")
+        if not phase:
+            return NOT_MEASURED
+        load = measured(phase)
         rows = []
         for name, l in load.items():
             lat = l["latency_ms"]
             rows.append([name, f"{l['rps']:.0f}", ms(lat.get("p50", 0)), ms(lat.get("p99", 0)), f"{l['requests']:,}",
-                         str(l["errors"])])
-        errors = sum(l["errors"] for name, l in load.items() if name.startswith("bookish"))
-        self.target("Local load: errors", "0", str(errors), errors == 0,
+                         f"{l['errors']}"])
+        errors = [l["errors"] for name, l in load.items() if name.startswith("bookish")]
+        self.target("Local load: errors", "none", f"{sum(errors)}", not any(errors),
                     "Read .local/bench/logs and .local/bench/watch.log for the failed requests.")
         first = next(iter(load.values()))
+        express = f"express {self.setup['express']}, " if "express" in self.setup else ""
         return (
-            f"`wrk -t2 -c{first['connections']} -d{first['seconds']}s --latency` from loopback. Bookish is the "
-            "local stack as `make dev` runs it, with release builds: `cargo lambda watch --release` in front of "
-            "the functions, which read from moto. The reference is the classic Express catalog example "
-            "(express 5, two books in memory, `infra/bench/node/express.mjs`). The two are not the same "
+            provenance(phase)
+            + f"`wrk -t{first['threads']} -c{first['connections']} -d{first['seconds']}s --latency` from loopback. "
+            "Bookish is the local stack as `make dev` runs it, with release builds: `cargo lambda watch --release` "
+            "in front of the functions, which read from moto. The reference is the classic Express catalog "
+            f"example ({express}books in memory, `infra/bench/node/express.mjs`). The two are not the same "
             "thing: every Bookish request crosses watch's Lambda emulation (which runs one invocation per "
             "function at a time) and a DynamoDB round-trip to moto, a Python server. The local numbers say "
             "the stack holds up under load without errors; they say nothing about Lambda's throughput, "
@@ -213,32 +325,44 @@ class Report:
             + table(["target and route", "requests/s", "p50 ms", "p99 ms", "requests", "errors"], rows)
         )
 
+    def header(self) -> str:
+        m = self.m
+        runs = {phase["run_started_at"] for phase in self.r.values()
+                if isinstance(phase, dict) and "run_started_at" in phase}
+        mixed = ("\n\nThe sections come from different runs of `make bench`: each says when and at which commit "
+                 "it was measured." if len(runs) > 1 else "")
+        build = self.r.get("build")
+        took = (f" (its build phase alone took {build['seconds'] / 60:.0f} minutes in the run that wrote this: "
+                "release builds, natively and for Lambda)" if build else "")
+        deployed = self.setup.get("lambda_arch")
+        arches = (f" Lambda runs the functions on {deployed} (the services' templates); they are timed here as "
+                  f"{m['arch']} builds of the same release profile." if deployed and deployed != m["arch"] else "")
+        return f"""# Bookish benchmarks
+
+Written by `make bench` (`infra/bench/bench.py`) on {m['date']}, from the results in
+`infra/bench/last-run.json`; do not edit by hand.
+Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['arch']}, Linux {m['kernel']};
+{m['rustc']}, Node.js {m['node']}, Python {m['python']}.
+
+Absolute times move from run to run, so every comparison below is measured side by side in
+the same run, and read as a ratio.{arches}{mixed}
+
+**Reproduce:** `make bench`{took}. `make bench BENCH_ARGS="--only cold,report --rounds N"`
+re-runs one part; `--help` lists the phases and knobs. Raw numbers: `.local/bench/results.json`."""
+
     def render(self) -> str:
-        m = self.r["machine"]
         sections = [
-            ("1. Cold start", self.cold()),
-            ("2. Warm overhead", self.overhead()),
-            ("3. Memory", self.memory()),
-            ("4. Artifact size", self.size()),
-            ("5. Cost per order", self.cost()),
-            ("6. Local load", self.load()),
+            ("Cold start", self.cold()),
+            ("Warm overhead", self.overhead()),
+            ("Memory", self.memory()),
+            ("Artifact size", self.size()),
+            ("Cost per order", self.cost()),
+            ("End to end, under concurrency", self.end_to_end()),
+            ("Local load", self.load()),
         ]
         body = "\n\n".join(f"## {title}\n\n{text}" for title, text in sections)
         missed = "\n".join(self.missed) if self.missed else "Every target is met in this run."
-        return f"""# Bookish benchmarks
-
-Written by `make bench` (`infra/bench/bench.py`) on {m['date']}; do not edit by hand.
-Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']};
-{m['rustc']}, Node.js {m['node']}, Python {m['python']}.
-
-This is a shared 2-core machine: absolute times move from run to run, so every comparison
-below is measured side by side in the same run, and read as a ratio. Lambda runs the
-functions on arm64 (Graviton); they are timed here as x86-64 builds of the same release
-profile.
-
-**Reproduce:** `make bench` (about 40 minutes from a clean target dir, most of it the two
-release builds). `make bench BENCH_ARGS="--only cold,report --rounds 50"` re-runs one part;
-`--help` lists the phases and knobs. Raw numbers: `.local/bench/results.json`.
+        return f"""{self.header()}
 
 ## Targets
 
@@ -250,28 +374,6 @@ release builds). `make bench BENCH_ARGS="--only cold,report --rounds 50"` re-run
 """
 
 
-INIT_MISS = (
-    "What is left beyond the floor (1–2 ms here) is the AWS SDK's setup: `aws_config` loading "
-    "the region and credential chains and the profile files, and each client's endpoint "
-    "resolver (every SDK crate parses its own partition table) and runtime plugins "
-    "(`notification-events` builds four), plus the page faults of a 7 MB binary and "
-    "its allocations: ~420 minor faults against the floor's ~180 (`perf stat`), which in a VM "
-    "cost more system time than the setup's user time. Closing it would take creating each SDK "
-    "client lazily, on the first request that needs it (which moves the cost into that request "
-    "rather than removing it), and fewer SDK crates per binary. Measured and not taken: linking "
-    "non-PIE (`-C relocation-model=static`) spares the dynamic loader the binary's ~20,000 "
-    "relocations (~80 faults, 6% of `notification-events`' init here) but gives up address "
-    "randomisation of the binary. In Lambda the sandbox's own start (tens of ms) dwarfs all "
-    "of this, which is why the Node.js ratio is the one users feel."
-)
-
-COLD_CHOICES = """What cold start tuning bought: the SDK's default HTTPS client reads the system's whole
-root store at every cold start (on this Debian machine the bundle plus a directory of ~300
-files; on Lambda's Amazon Linux a ~150-certificate bundle). `bookish_shared::aws::config()`
-gives the SDK a client that trusts only the five roots AWS endpoints chain to, embedded in
-the binary. Measured on this machine before the change (3 rounds): every function's init was
-8.5–9.9 ms against a 2.5 ms floor (3.4–4.0×); after it, see the table."""
-
 EVENTS = {
     "catalog-read": "`GET /v1/books/{id}` of a seeded book",
     "catalog-admin": "`POST /v1/books` as an admin (a new ISBN each time), then `DELETE /v1/books/{id}` of that book, alternately",
@@ -282,19 +384,25 @@ EVENTS = {
     "order-publisher": "an outbox stream record (relayed to SQS)",
     "order-stock-events": "a `StockReserved` SQS batch for the bench's one real order (a redelivery: read, find it confirmed, acknowledge)",
     "notification-events": "an `OrderConfirmed` SQS batch (a new order each time: a real email)",
+    HARNESS: "the floor's event, answered unread",
 }
 
-# Measured by hand on catalog-read / catalog-admin when the release profile was chosen.
-SIZE_CHOICES = """What each size choice bought, measured on catalog-read / catalog-admin (arm64 zip):
+PROFILE_WHY = {
+    "opt-level": "size over speed: the handlers wait on I/O, and the warm-overhead table shows their CPU path at this level",
+    "lto": "whole-program inlining and dead-code removal across the SDK crates",
+    "codegen-units": "one unit per crate, so that nothing is left unoptimised across unit boundaries",
+    "strip": "no symbols shipped",
+    "panic": "set away from the default",
+}
 
-| choice | measured | why it is set this way |
-|---|---|---|
-| `opt-level = 3` → `"s"` | 3.60 → 2.53 MB and 3.85 → 2.68 MB (−30%); clean release build 586 → 453 s | the handlers wait on I/O; the warm-overhead table shows their CPU path far under its target at `"s"` |
-| `opt-level = "z"` | 2.47 / 2.59 MB (−2% more than `"s"`) | not taken: little gain for slower code |
-| `lto = true`, `codegen-units = 1`, `strip = true` | on in every row above; not measured off | whole-program inlining and dead-code removal across the SDK crates; no symbols shipped |
-| SDK crates with `default-features = false` and only `rt-tokio`, `default-https-client`, `behavior-version-latest` | not measured against the defaults | one async runtime and one HTTPS client, nothing else compiled in |
-| one TLS stack: rustls with aws-lc-rs, shared by the SDK clients and `jsonwebtoken` (`aws_lc_rs` feature) | not measured against two | a second crypto library would be a second copy of the same job |
-| `panic = "abort"` | not taken | `lambda_runtime` turns a handler panic into an invocation error and keeps the warm environment; abort would end it and pay another cold start |"""
+SIZE_CHOICES = """Choices outside the profile:
+
+- SDK crates with `default-features = false` and only `rt-tokio`, `default-https-client` and
+  `behavior-version-latest`: one async runtime and one HTTPS client, nothing else compiled in.
+- One TLS stack: rustls with aws-lc-rs, shared by the SDK clients and `jsonwebtoken` (its
+  `aws_lc_rs` feature); a second crypto library would be a second copy of the same job.
+- `panic = "abort"` not taken: `lambda_runtime` turns a handler panic into an invocation error
+  and keeps the warm environment; abort would end it and pay another cold start."""
 
 
 def render(results: dict) -> str:
