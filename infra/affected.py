@@ -16,6 +16,9 @@ A changed path selects:
 
 With no PATH it reads `git diff --name-only REV...HEAD` (REV defaults to origin/main).
 It prints the services, one a line (or a JSON array with --json), in a stable order.
+
+It also says what `make test SERVICE=<service>` runs: the service's crate and the workspace
+crates it builds on (`cargo test -p ...`), and its black-box tests (SERVICE_TESTS below).
 """
 
 from __future__ import annotations
@@ -33,6 +36,25 @@ NO_SERVICE_PREFIXES = ("docs/", "infra/bench/", "storefront/")
 NO_SERVICE_SUFFIXES = (".md",)
 NO_SERVICE_FILES = ("LICENSE",)
 
+# Black-box tests (tests/test_*.py) by the services whose behaviour they assert; a file may
+# belong to several (a checkout reads the cart, reserves stock and sends the confirmation).
+SERVICE_TESTS = {
+    "catalog": ["test_admin_crud.py", "test_auth.py", "test_filters.py", "test_get.py",
+                "test_headers.py", "test_list.py", "test_lookup.py", "test_validation.py"],
+    "cart": ["test_cart.py", "test_checkout.py"],
+    "order": ["test_checkout.py", "test_limits.py", "test_payments.py", "test_redelivery.py",
+              "test_stage.py"],
+    "inventory": ["test_checkout.py", "test_inventory.py", "test_redelivery.py"],
+    "notification": ["test_checkout.py", "test_redelivery.py"],
+}
+# Run with every service: checks that span all of them (every route, every function's
+# metrics and spans, every invoke target, the OpenAPI document) and tests/infra/, which
+# needs no stack and checks the templates and local tooling every service ships through.
+# tests/browser/ (the storefront, no service's own) and the API fuzzer run only in the
+# full `make test`.
+SHARED_TESTS = ["test_artifacts.py", "test_cors.py", "test_forged_invoke.py", "test_metrics.py",
+                "test_trace.py", "infra/"]
+
 
 @dataclass(frozen=True)
 class Workspace:
@@ -41,6 +63,16 @@ class Workspace:
     folders: dict[str, str]
     deps: dict[str, set[str]]
     services: tuple[str, ...]
+
+    def dependencies(self, crate: str) -> set[str]:
+        """`crate` and every workspace crate it reaches through its (dev-)dependencies."""
+        found, todo = set(), [crate]
+        while todo:
+            name = todo.pop()
+            if name not in found:
+                found.add(name)
+                todo.extend(self.deps[name])
+        return found
 
     def dependents(self, crate: str) -> set[str]:
         """`crate` and every workspace crate that reaches it through its dependencies."""
@@ -82,6 +114,17 @@ def affected(paths: list[str], ws: Workspace) -> list[str]:
             return list(ws.services)
         selected |= ws.dependents(crate) & set(ws.services)
     return sorted(selected)
+
+
+def crates_to_test(service: str, ws: Workspace) -> list[str]:
+    """The crates `make test SERVICE=` tests: the service's own and the ones it builds on,
+    whose code it ships (bookish-shared) or whose checks its tests use (bookish-contracts)."""
+    return sorted(ws.dependencies(service))
+
+
+def tests_to_run(service: str) -> list[str]:
+    """The pytest paths, relative to the repository root, `make test SERVICE=` runs."""
+    return [f"tests/{name}" for name in sorted(set(SERVICE_TESTS[service]) | set(SHARED_TESTS))]
 
 
 def changed_paths(base: str) -> list[str]:

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The local HTTP API: what API Gateway does in front of the functions, read from
-template.yaml, so the local API is the deployed one.
+the store's templates (template.yaml and the stacks it nests), so the local API is the
+deployed one.
 
-- Routes: every `HttpApi` event of a function in template.yaml (method and path, with
+- Routes: every `AWS::ApiGatewayV2::Route` of the service stacks (method and path, with
   `{param}` segments), matched as HTTP APIs match them; anything else is 404
   `{"message":"Not Found"}` from the gateway itself.
 - Each request becomes the payload-2.0 event API Gateway sends (`routeKey`, `rawPath`,
@@ -15,7 +16,7 @@ template.yaml, so the local API is the deployed one.
   is 500 `{"message":"Internal Server Error"}`, as API Gateway answers.
 - `/2015-03-31/functions/...` (the Lambda Invoke API) passes through to watch, so one
   function can invoke another, and the event driver can, at the same address.
-- CORS, from the HttpApi's `CorsConfiguration`, as API Gateway does it: a preflight
+- CORS, from the platform API's `CorsConfiguration`, as API Gateway does it: a preflight
   (OPTIONS with `Origin` and `Access-Control-Request-Method`) is answered here, whatever
   the routes, and never reaches a function; a response to an allowed origin gets
   `Access-Control-Allow-Origin` and `-Expose-Headers`; CORS headers a function sends are
@@ -89,16 +90,26 @@ def route(method: str, path: str, binary: str) -> Route:
 
 
 def routes_from_template(template: dict) -> list[Route]:
-    """Every HttpApi event of every function, most specific first."""
+    """Every AWS::ApiGatewayV2::Route of the store (each service's stack adds its own to
+    the platform's API) with the function its integration proxies to, most specific first."""
+    resources = template.get("Resources", {})
     binaries = provision.function_binaries(template)
     found = []
-    for logical, res in template.get("Resources", {}).items():
-        if res.get("Type") != "AWS::Serverless::Function":
+    for logical, res in resources.items():
+        if res.get("Type") != "AWS::ApiGatewayV2::Route":
             continue
-        for event in res.get("Properties", {}).get("Events", {}).values():
-            if event.get("Type") == "HttpApi":
-                props = event.get("Properties", {})
-                found.append(route(props.get("Method", "ANY"), props.get("Path", "/$default"), binaries[logical]))
+        props = res["Properties"]
+        method, path = props["RouteKey"].split(" ", 1) if " " in props["RouteKey"] else ("ANY", props["RouteKey"])
+        target = props["Target"]
+        text = target["Fn::Sub"] if isinstance(target, dict) else target
+        integration = re.fullmatch(r"integrations/\$\{(\w+)\}", text)
+        if not integration or integration.group(1) not in resources:
+            raise SystemExit(f"{logical}: Target {target!r} is not an integration of the template")
+        uri = resources[integration.group(1)]["Properties"]["IntegrationUri"]
+        function = uri["Fn::GetAtt"][0] if isinstance(uri.get("Fn::GetAtt"), list) else str(uri.get("Fn::GetAtt", "")).split(".")[0]
+        if function not in binaries:
+            raise SystemExit(f"{logical}: its integration's IntegrationUri {uri!r} is not a function of the template")
+        found.append(route(method, path, binaries[function]))
     return sorted(found, key=lambda r: (-r.literal_segments, -r.path.count("/"), r.method == "ANY"))
 
 
@@ -178,8 +189,8 @@ def condition(name: str, template: dict, parameters: dict[str, str]) -> bool:
 
 
 def cors_from_template(template: dict, parameters: dict[str, str]) -> Cors | None:
-    """The CorsConfiguration of the template's HttpApi (None without one)."""
-    apis = [r for r in template.get("Resources", {}).values() if r.get("Type") == "AWS::Serverless::HttpApi"]
+    """The CorsConfiguration of the template's HTTP API (None without one)."""
+    apis = [r for r in template.get("Resources", {}).values() if r.get("Type") == "AWS::ApiGatewayV2::Api"]
     config = apis[0].get("Properties", {}).get("CorsConfiguration") if len(apis) == 1 else None
     if not config:
         return None
@@ -368,7 +379,7 @@ def main() -> int:
     parser.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
                         help="a template parameter's local value (e.g. StorefrontOrigin=http://127.0.0.1:9200)")
     args = parser.parse_args()
-    template = provision.load_template(args.template)
+    template = provision.store_template(args.template)
     routes = routes_from_template(template)
     parameters = provision.template_parameters(template, dict(p.split("=", 1) for p in args.parameter))
     cors = cors_from_template(template, parameters)

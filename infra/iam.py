@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Who may touch what: every function's IAM permissions, read from the SAM-transformed
-template.yaml (the roles CloudFormation will create, SAM's additions included).
+templates of every stack (the roles CloudFormation will create, SAM's additions included).
 
   infra/iam.py            print the table (function -> actions -> resources)
   infra/iam.py --readme   rewrite that table in README.md, between its markers
@@ -12,6 +12,7 @@ Resource "*" but the listed exceptions) and that README.md shows the current tab
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -29,7 +30,7 @@ XRAY_WRITE_ONLY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", 
 
 
 def transformed() -> dict:
-    return provision.sam_transform(provision.load_template(ROOT / "template.yaml"))
+    return provision.store_template(ROOT / "template.yaml", transformed=True)
 
 
 def function_roles(template: dict) -> dict[str, str]:
@@ -63,7 +64,13 @@ def as_list(value) -> list:
 
 
 def show(resource) -> str:
-    """A resource as a reader of the template would write it."""
+    """A resource as a reader of the template would write it; another stack's, by the SSM
+    parameter it is found through (ssm:/bookish/<stage>/...)."""
+    text = shown(resource)
+    return re.sub(r"\{\{resolve:ssm:(.*?)\}\}", r"ssm:\1", text).replace("${Stage}", "<stage>")
+
+
+def shown(resource) -> str:
     if isinstance(resource, str):
         return resource
     if "Fn::GetAtt" in resource:
@@ -80,7 +87,7 @@ def show(resource) -> str:
 
 
 def table(template: dict) -> str:
-    binaries = provision.function_binaries(provision.load_template(ROOT / "template.yaml"))
+    binaries = provision.function_binaries(provision.store_template(ROOT / "template.yaml"))
     rows = ["| function | effect | actions | resources |", "|---|---|---|---|"]
     for function, role_name in sorted(function_roles(template).items()):
         role = template["Resources"][role_name]

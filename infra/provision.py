@@ -1,6 +1,10 @@
-"""Provision the local AWS resources in moto from template.yaml.
+"""Provision the local AWS resources in moto from the store's templates.
 
-template.yaml is the only list of resources. Tables, queues and topics go
+The templates are the only list of resources: template.yaml nests the platform's and
+each service's (AWS::Serverless::Application), and each becomes a local stack of its
+own, in deploy order (DependsOn). A stack's AWS::SSM::Parameter values are written to
+moto's SSM before the next stack's {{resolve:ssm:...}} references are read, as
+CloudFormation resolves them at deploy time. Tables, queues and topics go
 through the real SAM transform and moto's CloudFormation; Cognito is created
 with cognito-idp calls (moto's CloudFormation leaves AWS::Cognito::* blank).
 SES email identities are created with sesv2 calls (SES refuses to send from
@@ -25,9 +29,12 @@ from pathlib import Path
 
 import boto3
 
+ROOT = Path(__file__).resolve().parent.parent
 STACK_NAME = "bookish"
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
+PSEUDO_PARAMETERS = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": STACK_NAME,
+                     "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 # Resource types that moto's CloudFormation creates and the functions use.
@@ -103,10 +110,119 @@ def load_template(path: Path) -> dict:
     return json.loads(json.dumps(template))
 
 
+@dataclass
+class Part:
+    """One stack of the store: the platform or a service, as the top-level template nests it."""
+
+    name: str  # its logical id in the top-level template (Platform, Catalog, ...)
+    path: Path
+    template: dict
+    parameters: dict[str, str]  # the values it is given
+
+
+def store(path: Path = ROOT / "template.yaml", overrides: dict[str, str] | None = None) -> list[Part]:
+    """The top-level template's nested stacks (AWS::Serverless::Application with a local
+    Location), in the order CloudFormation creates them (DependsOn), with the parameter
+    values each is given: the top level's defaults, local choices and overrides."""
+    top = load_template(path)
+    top_values = template_parameters(top, overrides)
+    apps = {k: r for k, r in top["Resources"].items() if r["Type"] == "AWS::Serverless::Application"}
+    refs = {**PSEUDO_PARAMETERS, **top_values}
+    parts: list[Part] = []
+    placed: set[str] = set()
+    while len(placed) < len(apps):
+        ready = [k for k, r in apps.items() if k not in placed
+                 and set(as_list(r.get("DependsOn", []))) <= placed]
+        if not ready:
+            raise SystemExit(f"{path}: DependsOn among {sorted(set(apps) - placed)} is a cycle")
+        for name in ready:  # in template order among equals
+            props = apps[name]["Properties"]
+            child = path.parent / props["Location"]
+            template = load_template(child)
+            given = {k: str(resolve(v, refs)) for k, v in props.get("Parameters", {}).items()}
+            defaults = {k: str(p["Default"]) for k, p in template.get("Parameters", {}).items() if "Default" in p}
+            parts.append(Part(name, child, template, {**defaults, **given}))
+            placed.add(name)
+    return parts
+
+
+def store_template(path: Path = ROOT / "template.yaml", transformed: bool = False) -> dict:
+    """Every stack's resources in one template, as a reader of the whole store wants them:
+    each function with its stack's Globals folded in (or, with `transformed`, each stack
+    through the SAM translator). A logical id used by two stacks is an error: the local
+    stack, the tests and the tables in README.md name resources by it."""
+    merged: dict = {"Parameters": {}, "Conditions": {}, "Resources": {}}
+    owner: dict[str, str] = {}
+    for part in store(path):
+        template = sam_transform(part.template) if transformed else with_globals(part.template)
+        for section in merged:
+            for key, value in template.get(section, {}).items():
+                if section == "Resources" and key in owner:
+                    raise SystemExit(f"{key} is in both the {owner[key]} and the {part.name} templates")
+                owner.setdefault(key, part.name)
+                merged[section][key] = value
+    return merged
+
+
+def with_globals(template: dict) -> dict:
+    """The template with Globals.Function folded into each AWS::Serverless::Function (a
+    function's own value wins; environment variables merge), as SAM does."""
+    template = copy.deepcopy(template)
+    defaults = template.pop("Globals", {}).get("Function", {})
+    for res in template.get("Resources", {}).values():
+        if res.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = res.setdefault("Properties", {})
+        for key, value in defaults.items():
+            if key == "Environment":
+                variables = {**value.get("Variables", {}), **props.get("Environment", {}).get("Variables", {})}
+                props["Environment"] = {"Variables": variables}
+            else:
+                props.setdefault(key, copy.deepcopy(value))
+    return template
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+SSM_REFERENCE = re.compile(r"\{\{resolve:ssm:((?:\$\{[^}]*\}|[^}:])+)\}\}")
+
+
+def resolve_ssm_references(value, parameters: dict[str, str], lookup):
+    """Replace each {{resolve:ssm:NAME}} dynamic reference (NAME may use ${Stage} and the
+    other parameters when inside Fn::Sub) by the parameter's value, as CloudFormation does
+    at deploy time; `lookup` reads one SSM parameter."""
+    def substitute(text: str, in_sub: bool) -> str:
+        def value_of(match: re.Match) -> str:
+            name = match.group(1)
+            if in_sub:
+                name = re.sub(r"\$\{([^!}]+)\}", lambda m: {**PSEUDO_PARAMETERS, **parameters}[m.group(1)], name)
+            return lookup(name)
+        return SSM_REFERENCE.sub(value_of, text)
+
+    if isinstance(value, str):
+        return substitute(value, False)
+    if isinstance(value, list):
+        return [resolve_ssm_references(v, parameters, lookup) for v in value]
+    if isinstance(value, dict):
+        if "Fn::Sub" in value:
+            sub = value["Fn::Sub"]
+            text = sub if isinstance(sub, str) else sub[0]
+            text = substitute(text, True)
+            if "${" not in text.replace("${!", ""):
+                return text  # nothing left to substitute: a plain string, as in AWS
+            return {"Fn::Sub": text if isinstance(sub, str) else [text, sub[1]]}
+        return {k: resolve_ssm_references(v, parameters, lookup) for k, v in value.items()}
+    return value
+
+
 def sam_transform(template: dict) -> dict:
     """Expand AWS::Serverless::* with the real SAM translator, offline."""
     from samtranslator.translator.transform import transform
 
+    if "Transform" not in template:
+        return copy.deepcopy(template)
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
     template = copy.deepcopy(template)
     for res in template.get("Resources", {}).values():
@@ -154,8 +270,9 @@ def local_template(transformed: dict) -> tuple[dict, dict[str, str], dict]:
     """
     resources = transformed.get("Resources", {})
     kept = {k: v for k, v in resources.items() if v.get("Type") in LOCAL_TYPES}
-    resolvable = set(kept) | {"AWS::Region", "AWS::AccountId", "AWS::StackName", "AWS::Partition",
-                              "AWS::URLSuffix", "AWS::NoValue"}
+    parameters = transformed.get("Parameters", {})
+    resolvable = set(kept) | set(parameters) | {"AWS::Region", "AWS::AccountId", "AWS::StackName",
+                                                "AWS::Partition", "AWS::URLSuffix", "AWS::NoValue"}
     for name, res in kept.items():
         missing = references(res) - resolvable
         if missing:
@@ -180,7 +297,7 @@ def local_template(transformed: dict) -> tuple[dict, dict[str, str], dict]:
         else:
             deferred[var] = value
 
-    local = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": kept}
+    local = {"AWSTemplateFormatVersion": "2010-09-09", "Parameters": parameters, "Resources": kept}
     if outputs:
         local["Outputs"] = outputs
     return local, {k: v["Description"] for k, v in outputs.items()}, deferred
@@ -198,6 +315,9 @@ def resolve(value, refs: dict[str, str]):
         return value
     if "Ref" in value:
         return refs[value["Ref"]]
+    if "Fn::GetAtt" in value:
+        att = value["Fn::GetAtt"]
+        return refs[".".join(att) if isinstance(att, list) else att]
     if "Fn::Sub" in value:
         sub = value["Fn::Sub"]
         text, local_vars = (sub[0], sub[1]) if isinstance(sub, list) else (sub, {})
@@ -346,6 +466,8 @@ def table_settings(template: dict, stack: Stack) -> None:
     """Streams of the tables (ARN, view type), and their TTL settings applied."""
     ddb = client("dynamodb", stack.endpoint)
     for logical, name in stack.physical("AWS::DynamoDB::Table").items():
+        if logical not in template["Resources"]:
+            continue  # another stack's, done with it
         props = template["Resources"][logical].get("Properties", {})
         ttl = props.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):
@@ -513,53 +635,115 @@ def create_secrets(stack: Stack) -> None:
 # --------------------------------------------------------------------------
 
 def provision(template_path: Path, endpoint: str, parameters: dict[str, str] | None = None) -> Stack:
-    """Create everything in a freshly reset moto and return the physical names."""
-    template = load_template(template_path)
+    """Create every stack of the store in a freshly reset moto, in deploy order, and return
+    the physical names. Each stack's SSM parameters are written before the next stack's
+    {{resolve:ssm:...}} references are read, as CloudFormation would."""
+    stack = Stack(endpoint=endpoint)
+    ssm = client("ssm", endpoint)
+
+    def lookup(name: str) -> str:
+        try:
+            return ssm.get_parameter(Name=name)["Parameter"]["Value"]
+        except ssm.exceptions.ParameterNotFound:
+            raise SystemExit(f"SSM parameter {name} is read before any stack writes it: "
+                             "check DependsOn in the top-level template") from None
+
+    env_origin: dict[str, str] = {}  # env var -> the stack that set it
+    for part in store(template_path, parameters):
+        template = resolve_ssm_references(part.template, part.parameters, lookup)
+        provision_part(part.name, template, part.parameters, stack, env_origin)
+    create_secrets(stack)
+    return stack
+
+
+def provision_part(name: str, template: dict, parameters: dict[str, str], stack: Stack,
+                   env_origin: dict[str, str]) -> None:
+    """One stack: moto's CloudFormation for LOCAL_TYPES, then what it leaves to us."""
     transformed = sam_transform(template)
     local, env_outputs, deferred = local_template(transformed)
-    stack = Stack(endpoint=endpoint, parameters=template_parameters(template, parameters),
-                  functions=function_binaries(template))
+    stack.parameters.update(parameters)
+    functions = function_binaries(template)
+    stack.functions.update(functions)
 
-    cfn = client("cloudformation", endpoint)
-    cfn.create_stack(StackName=STACK_NAME, TemplateBody=json.dumps(local))
-    described = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+    cfn = client("cloudformation", stack.endpoint)
+    stack_name = f"{STACK_NAME}-{name.lower()}"
+    cfn.create_stack(StackName=stack_name, TemplateBody=json.dumps(local),
+                     Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()])
+    described = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     if described["StackStatus"] != "CREATE_COMPLETE":
-        raise SystemExit(f"local stack: {described['StackStatus']} {described.get('StackStatusReason', '')}")
-    paginator = cfn.get_paginator("list_stack_resources")
-    for page in paginator.paginate(StackName=STACK_NAME):
+        raise SystemExit(f"local stack {stack_name}: {described['StackStatus']} "
+                         f"{described.get('StackStatusReason', '')}")
+    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name):
         for res in page["StackResourceSummaries"]:
-            stack.resources[res["LogicalResourceId"]] = {
-                "type": res["ResourceType"],
-                "physicalId": res["PhysicalResourceId"],
-            }
+            if res["LogicalResourceId"] in stack.resources:
+                raise SystemExit(f"{res['LogicalResourceId']} is in two stacks")
+            stack.resources[res["LogicalResourceId"]] = {"type": res["ResourceType"],
+                                                         "physicalId": res["PhysicalResourceId"]}
+    env: dict[str, str] = {}
     for out in described.get("Outputs", []):
         if out["OutputKey"] in env_outputs:
-            stack.function_env[env_outputs[out["OutputKey"]]] = out["OutputValue"]
+            env[env_outputs[out["OutputKey"]]] = out["OutputValue"]
 
     describe_queues(stack)
     table_settings(template, stack)
-    create_cognito(template, stack)
+    if any(r.get("Type") == "AWS::Cognito::UserPool" for r in template.get("Resources", {}).values()):
+        create_cognito(template, stack)
 
     # Env vars naming Cognito resources, or functions (locally a function is its
     # binary: the name cargo lambda watch's Invoke API answers to), or template
     # parameters, or anything else moto's CloudFormation did not create:
     # resolve against what we know.
-    refs = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": STACK_NAME,
-            "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
-            **stack.parameters,
-            **stack.functions,
-            **{k: v["physicalId"] for k, v in stack.resources.items()},
-            **{k: v["url"] for k, v in stack.queues.items()}}
+    refs = local_refs(stack, parameters)
     for var, value in deferred.items():
         try:
-            stack.function_env[var] = str(resolve(value, refs))
+            env[var] = str(resolve(value, refs))
         except (KeyError, SystemExit):
             print(f"  note: function env {var} = {value} cannot be resolved locally; not set")
     # Queue URLs in the env: the moto endpoint's form (see describe_queues).
     local_url = {stack.resources[k]["physicalId"]: v["url"] for k, v in stack.queues.items()}
-    stack.function_env = {k: local_url.get(v, v) for k, v in stack.function_env.items()}
+    # cargo lambda watch gives all functions one environment: the stacks must agree.
+    for var, value in env.items():
+        value = local_url.get(value, value)
+        if var in stack.function_env and stack.function_env[var] != value:
+            raise SystemExit(f"env var {var} differs between the {env_origin[var]} and {name} stacks")
+        stack.function_env[var] = value
+        env_origin.setdefault(var, name)
 
     create_email_identities(template, stack, refs)
-    create_secrets(stack)
-    stack.event_source_mappings = event_source_mappings(transformed, stack)
-    return stack
+    write_parameters(template, stack, local_refs(stack, parameters))
+    stack.event_source_mappings += event_source_mappings(transformed, stack)
+
+
+def local_refs(stack: Stack, parameters: dict[str, str]) -> dict[str, str]:
+    """What a Ref, GetAtt or ${...} names locally, for the resources created so far."""
+    refs = {**PSEUDO_PARAMETERS, **stack.parameters, **parameters,
+            **{k: v["physicalId"] for k, v in stack.resources.items()}}
+    for logical, binary in stack.functions.items():
+        refs[logical] = refs[f"{logical}.Arn"] = binary  # Lambda's Invoke takes either
+    for logical, queue in stack.queues.items():
+        refs.update({logical: queue["url"], f"{logical}.Arn": queue["arn"], f"{logical}.QueueName": queue["name"]})
+    for logical, stream in stack.streams.items():
+        refs[f"{logical}.StreamArn"] = stream["arn"]
+    for logical, table in stack.physical("AWS::DynamoDB::Table").items():
+        refs[f"{logical}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{table}"
+    for logical, pool in stack.physical("AWS::Cognito::UserPool").items():
+        refs[f"{logical}.Arn"] = f"arn:aws:cognito-idp:{REGION}:{ACCOUNT_ID}:userpool/{pool}"
+    return refs
+
+
+def write_parameters(template: dict, stack: Stack, refs: dict[str, str]) -> None:
+    """AWS::SSM::Parameter -> PutParameter, so the next stacks' references resolve. A value
+    naming what exists only in AWS (the HTTP API, its authorizer) gets a stand-in: locally
+    infra/apigw.py is the API."""
+    ssm = client("ssm", stack.endpoint)
+    for logical, res in template.get("Resources", {}).items():
+        if res.get("Type") != "AWS::SSM::Parameter":
+            continue
+        props = res["Properties"]
+        name = resolve(props["Name"], refs)
+        try:
+            value = str(resolve(props["Value"], refs))
+        except (KeyError, SystemExit):
+            value = f"local-stand-in-for-{logical}"
+        ssm.put_parameter(Name=name, Value=value, Type=props.get("Type", "String"), Overwrite=True)
+        stack.resources[logical] = {"type": "AWS::SSM::Parameter", "physicalId": name}

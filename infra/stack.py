@@ -5,16 +5,17 @@
          foreground, Ctrl-C stops everything.
   test   moto :5051, provision, cargo test, watch :9001 (no hot reload), event
          driver, seed, pytest; then stops everything. Exit status is non-zero on
-         any failure.
+         any failure. --service S tests only S's crates and black-box tests
+         (infra/affected.py says which); the stack still runs every function.
   up     like dev but returns, leaving moto, watch and the driver running (see `down`).
   down   stop what `up`/`dev` left running.
   token  print a fresh IdToken (or --access token) for a seeded user.
 
 Every run resets moto (POST /moto-api/reset) and provisions from template.yaml
-again: state is always exactly what the template and the seed file say, and
+(and the stacks it nests) again: state is always exactly what the template and the seed file say, and
 a re-run against a moto that is still up works. infra/driver.py then plays
 Lambda's event source mappings (SQS queues and the orders stream -> consumer
-functions through watch), as template.yaml declares them. Seeding creates the
+functions through watch), as the templates declare them. Seeding creates the
 books of infra/seed/books.json and sets their stock (PUT /v1/inventory/{id}).
 Last, infra/storefront_server.py serves storefront/ on the API port + 200 (9200
 for dev), its own origin, which the API's CORS configuration allows.
@@ -41,6 +42,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import affected
 import procs
 import provision
 
@@ -387,11 +389,11 @@ def check_watch_log(log_path: Path) -> None:
 
 
 def router_targets() -> list[tuple[str, str, str]]:
-    """One (function, method, path) per function with HTTP routes in template.yaml."""
+    """One (function, method, path) per function with HTTP routes in the store's templates."""
     import apigw
 
     targets: dict[str, tuple[str, str]] = {}
-    for r in apigw.routes_from_template(provision.load_template(ROOT / "template.yaml")):
+    for r in apigw.routes_from_template(provision.store_template(ROOT / "template.yaml")):
         targets.setdefault(r.binary, (r.method, r.path))
     return [(fn, method, path) for fn, (method, path) in sorted(targets.items())]
 
@@ -695,8 +697,15 @@ def cmd_up(local: Local, args) -> None:
 
 
 def cmd_test(local: Local, args) -> None:
+    if args.service:
+        ws = affected.workspace()
+        crates = [arg for crate in affected.crates_to_test(args.service, ws) for arg in ("-p", crate)]
+        pytest_paths = affected.tests_to_run(args.service)
+    else:
+        crates, pytest_paths = ["--workspace"], ["tests/"]
+
     def cargo_test(env):
-        run_checked(["cargo", "test", "--workspace"], env, "cargo test")
+        run_checked(["cargo", "test", *crates], env, "cargo test")
 
     try:
         _, described = bring_up(local, args, before_watch=cargo_test)
@@ -704,9 +713,11 @@ def cmd_test(local: Local, args) -> None:
         if not any((ROOT / "tests").glob("**/test_*.py")):
             log("WARNING: no pytest tests under tests/ yet; skipping pytest")
             return
-        rc = run_checked([str(VENV_BIN / "python"), "-m", "pytest", "tests/"], env, "pytest", ok=(0, 5))
+        rc = run_checked([str(VENV_BIN / "python"), "-m", "pytest", *pytest_paths], env, "pytest", ok=(0, 5))
         if rc == 5:
             log("WARNING: pytest collected no tests")
+        if args.service:
+            return  # the fuzzer covers the whole API: the full run's job
         # Last: the fuzzer's admin writes odd (valid) books into the catalog.
         run_checked([str(VENV_BIN / "python"), "infra/fuzz.py", "--stack", str(local.dir / "stack.json")], env,
                     "schemathesis")
@@ -741,6 +752,8 @@ def main() -> int:
                         help="the driver also writes every queue/stream event it sends to DIR")
     parser.add_argument("--no-reload", action="store_true",
                         help="up/dev: serve one build; edits do not restart functions under running requests")
+    parser.add_argument("--service", choices=sorted(affected.SERVICE_TESTS),
+                        help="test: only this service's crates and black-box tests (make test SERVICE=...)")
     parser.add_argument("--release", action="store_true",
                         help="watch serves release builds (slower to build, as deployed)")
     args = parser.parse_args()

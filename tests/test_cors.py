@@ -1,4 +1,4 @@
-"""CORS as API Gateway does it, from template.yaml's CorsConfiguration: the local API
+"""CORS as API Gateway does it, from the platform template's CorsConfiguration: the local API
 answers a preflight for every route of the template itself, exposes the headers a
 browser client must read, and gives a disallowed origin no CORS headers at all."""
 
@@ -15,10 +15,10 @@ sys.path.insert(0, str(REPO / "infra"))
 import apigw  # noqa: E402
 import provision  # noqa: E402
 
-TEMPLATE = provision.load_template(REPO / "template.yaml")
+TEMPLATE = provision.store_template(REPO / "template.yaml")
 ROUTES = apigw.routes_from_template(TEMPLATE)
 CONFIG = next(r for r in TEMPLATE["Resources"].values()
-              if r["Type"] == "AWS::Serverless::HttpApi")["Properties"]["CorsConfiguration"]
+              if r["Type"] == "AWS::ApiGatewayV2::Api")["Properties"]["CorsConfiguration"]
 OTHER_ORIGIN = "http://evil.example"
 
 

@@ -676,8 +676,8 @@ def memory_sizes(template_path: Path = ROOT / "template.yaml") -> dict[str, int]
     sys.path.insert(0, str(ROOT / "infra"))
     import provision
 
-    template = provision.load_template(template_path)
-    default = int(template.get("Globals", {}).get("Function", {}).get("MemorySize", 128))
+    template = provision.store_template(template_path)  # each function with its stack's Globals
+    default = 128  # Lambda's own
     binaries = provision.function_binaries(template)
     return {binary: int(template["Resources"][logical].get("Properties", {}).get("MemorySize", default))
             for logical, binary in binaries.items()}

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "infra"))
 import apigw  # noqa: E402
 import provision  # noqa: E402
 
-ROUTES = apigw.routes_from_template(provision.load_template(apigw.ROOT / "template.yaml"))
+ROUTES = apigw.routes_from_template(provision.store_template(apigw.ROOT / "template.yaml"))
 
 
 def test_every_http_event_of_the_template_is_a_route():
@@ -78,7 +78,7 @@ def test_a_request_target_no_function_could_take_is_a_400_problem():
 
 
 
-TEMPLATE = provision.load_template(apigw.ROOT / "template.yaml")
+TEMPLATE = provision.store_template(apigw.ROOT / "template.yaml")
 LOCAL_ORIGIN = "http://127.0.0.1:9200"
 
 

@@ -135,7 +135,7 @@ def test_each_gsi_the_item_is_in_is_written_too():
 def test_tables_written_at_checkout_have_no_gsis_in_the_template():
     import provision
 
-    template = provision.load_template(REPO / "template.yaml")
+    template = provision.store_template(REPO / "template.yaml")
     for logical, gsis in cost.GSIS.items():
         declared = template["Resources"][logical]["Properties"].get("GlobalSecondaryIndexes", [])
         assert len(declared) == gsis, logical

@@ -80,7 +80,7 @@ def test_sms_never_reaches_a_topic(roles):
 
 def test_consumers_read_only_their_own_queue_or_stream(roles):
     own = {"InventoryEventsFunction": "InventoryQueue.Arn", "NotificationEventsFunction": "NotificationQueue.Arn",
-           "OrderStockEventsFunction": "OrderStockQueue.Arn", "OrderPublisherFunction": "OrdersTable.StreamArn"}
+           "OrderStockEventsFunction": "ssm:/bookish/<stage>/inventory/order-stock-queue-arn", "OrderPublisherFunction": "OrdersTable.StreamArn"}
     for function, source in own.items():
         reads = [s for s in iam.statements(roles[function])
                  if any(a in ("sqs:ReceiveMessage", "dynamodb:GetRecords") for a in iam.as_list(s["Action"]))]

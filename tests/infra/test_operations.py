@@ -27,7 +27,7 @@ EMITTED_BY = {"OrdersPlaced": "order-api", "OrdersConfirmed": "order-stock-event
 
 @pytest.fixture(scope="module")
 def template():
-    return provision.load_template(ROOT / "template.yaml")
+    return provision.store_template(ROOT / "template.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +86,11 @@ def test_every_function_has_a_log_group_with_retention(resources, functions):
         assert int(log_group["Properties"].get("RetentionInDays", 0)) > 0, f"{name}: logs kept forever"
 
 
+# The platform's alarms name the topic; a service's find it through the platform's SSM parameter.
+ALARM_TOPIC_IN_PLATFORM = [{"Ref": "AlarmTopic"}]
+ALARM_TOPIC_FROM_A_SERVICE = [{"Fn::Sub": "{{resolve:ssm:/bookish/${Stage}/platform/alarm-topic-arn}}"}]
+
+
 def test_every_alarm_explains_itself_and_notifies_the_topic(alarms):
     assert alarms
     for name, alarm in alarms.items():
@@ -93,7 +98,7 @@ def test_every_alarm_explains_itself_and_notifies_the_topic(alarms):
         description = props.get("AlarmDescription", "")
         # CloudWatch's limit is 1024 characters; a sentence of what happened at least.
         assert 40 <= len(description) <= 1024, f"{name}: {description!r}"
-        assert {"Ref": "AlarmTopic"} in props.get("AlarmActions", []), name
+        assert props.get("AlarmActions") in (ALARM_TOPIC_IN_PLATFORM, ALARM_TOPIC_FROM_A_SERVICE), name
         assert props.get("TreatMissingData") in {"notBreaching", "breaching", "ignore", "missing"}, name
 
 
@@ -153,7 +158,7 @@ def test_every_table_and_index_has_a_throttle_alarm(resources, alarms):
 
 
 def test_the_api_5xx_rate_and_p99_latency_are_alarmed(alarms):
-    stage = {"ApiId": {"Ref": "HttpApi"}, "Stage": {"Ref": "HttpApi.Stage"}}
+    stage = {"ApiId": {"Ref": "HttpApi"}, "Stage": "$default"}
     rate = [a for a in alarms.values()
             if {(q["name"], q["stat"]) for q in metric_queries(a) if q["dims"] == stage} == {("5xx", "Sum"),
                                                                                           ("Count", "Sum")}]
@@ -182,7 +187,7 @@ def test_the_business_alarm_follows_the_contract(alarms, service_of):
 # --- The dashboard ------------------------------------------------------------------
 
 PSEUDO = {"AWS::Region": "us-east-1", "AWS::StackName": "bookish", "AWS::AccountId": "123456789012",
-          "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+          "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "Stage": "dev"}
 
 
 def substituted(sub, resources: dict) -> str:
@@ -251,20 +256,27 @@ def test_every_bookish_metric_on_the_dashboard_is_in_the_contract(dashboard, ser
 def test_the_dashboard_shows_what_the_issue_asks_for(dashboard, functions, resources, service_of):
     arrays, expressions = dashboard_metrics(dashboard)
     shown = {(a[0], a[1], a[3]) for a in arrays}
+    # The dashboard lives in the platform's stack: it names the services' functions and queues
+    # by their physical names, which the service templates fix (bookish-<stage>-...).
     for name, function in functions.items():
         binary = function["Metadata"]["BuildProperties"]["Binary"]
-        assert ("AWS/Lambda", "Duration", f"physical-{name}") in shown, name
+        assert ("AWS/Lambda", "Duration", physical_name(function["Properties"]["FunctionName"])) in shown, name
         assert any(a[:2] == ["Bookish", "ColdStart"] and binary in a for a in arrays), binary
     for funnel in ("OrdersPlaced", "OrdersConfirmed", "OrdersCancelled"):
         assert any(a[:2] == ["Bookish", funnel] for a in arrays), funnel
     assert any('MetricName="OrdersRejected"' in e for e in expressions)
-    for queue in of_type(resources, "AWS::SQS::Queue"):
-        assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", f"physical-{queue}-QueueName") in shown, queue
+    for name, queue in of_type(resources, "AWS::SQS::Queue").items():
+        queue_name = physical_name(queue["Properties"]["QueueName"])
+        assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue_name) in shown, name
     per_route = {re.search(r'MetricName="([^"]+)"', e).group(1) for e in expressions
                  if "{AWS/ApiGateway,ApiId,Method,Resource,Stage}" in e}
     assert per_route == {"Count", "4xx", "5xx", "Latency"}
 
 
+def physical_name(value) -> str:
+    return substituted(value["Fn::Sub"], {})
+
+
 def test_per_route_api_metrics_are_on(resources):
-    settings = resources["HttpApi"]["Properties"]["DefaultRouteSettings"]
+    settings = resources["HttpApiStage"]["Properties"]["DefaultRouteSettings"]
     assert settings.get("DetailedMetricsEnabled") is True

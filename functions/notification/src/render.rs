@@ -1,7 +1,7 @@
 //! What the shopper reads: the email (subject, HTML and text bodies) and the SMS.
 //!
 //! Subjects are configuration (env `SUBJECT_CONFIRMED`, `SUBJECT_REJECTED`,
-//! `SUBJECT_CANCELLED`, set in template.yaml, with an `{orderId}` placeholder); bodies
+//! `SUBJECT_CANCELLED`, set in its template.yaml, with an `{orderId}` placeholder); bodies
 //! are rendered here from the order. Every value that reaches the HTML body is escaped:
 //! titles and names come from people.
 

@@ -6,7 +6,7 @@
 //! and dashboards can name it); a few add one (`route` and `statusClass`, `dependency`,
 //! `reason`, `currency`). Ids are never dimensions: the `requestId` property ties a line
 //! to its logs. This module is the one place that names metrics, units and dimensions;
-//! `template.yaml`'s alarms and dashboard and `tests/test_metrics.py` rely on them.
+//! the templates' alarms and the platform's dashboard and `tests/test_metrics.py` rely on them.
 //!
 //! `telemetry::init` calls `init` once at start-up, and `telemetry::run`/`run_http` add
 //! `FlushLayer`, which writes what an invocation recorded when it ends.

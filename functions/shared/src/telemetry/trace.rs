@@ -14,7 +14,7 @@
 //! - `OTEL_EXPORTER_OTLP_ENDPOINT` set: OTLP/HTTP (protobuf), batched and sent when each
 //!   invocation ends. The local stack sets it to its receiver (`infra/otlp_receiver.py`)
 //!   and builds the functions with feature `otlp`; release builds for AWS leave it out.
-//! - else `AWS_XRAY_DAEMON_ADDRESS` set (Lambda with `Tracing: Active`): X-Ray segment
+//! - else `AWS_XRAY_DAEMON_ADDRESS` set (Lambda with `Tracing: Active`): X-Ray segment (`xray`)
 //!   documents over UDP to the daemon Lambda runs, one datagram as each span ends.
 //! - else nothing is exported and no span is built for OpenTelemetry.
 
@@ -31,8 +31,6 @@ use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_aws::trace::xray_propagator::{span_context_from_str, span_context_to_string};
 use opentelemetry_aws::trace::XrayIdGenerator;
-use opentelemetry_aws::xray_exporter::daemon_client::XrayDaemonClient;
-use opentelemetry_aws::xray_exporter::XrayExporter;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
@@ -44,6 +42,8 @@ use tracing_subscriber::{filter, Layer};
 
 /// The W3C Trace Context header a direct invoke's event carries.
 pub const TRACEPARENT: &str = "traceparent";
+
+mod xray;
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 
@@ -93,15 +93,15 @@ fn provider_from_env(service: &'static str, function: &'static str) -> Option<Sd
         .with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
     if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
         otlp_provider(provider)
-    } else if std::env::var_os("AWS_XRAY_DAEMON_ADDRESS").is_some() {
-        let client = match XrayDaemonClient::new(std::env::var("AWS_XRAY_DAEMON_ADDRESS").ok()?.parse().ok()?) {
-            Ok(client) => client,
+    } else if let Ok(daemon) = std::env::var("AWS_XRAY_DAEMON_ADDRESS") {
+        let exporter = match xray::XrayDaemonExporter::connect(&daemon) {
+            Ok(exporter) => exporter,
             Err(err) => {
-                eprintln!("traces off: no UDP socket for the X-Ray daemon: {err}");
+                eprintln!("traces off: no UDP socket for the X-Ray daemon at {daemon:?}: {err}");
                 return None;
             }
         };
-        Some(provider.with_simple_exporter(XrayExporter::new(client)).build())
+        Some(provider.with_simple_exporter(exporter).build())
     } else {
         None
     }
