@@ -19,8 +19,10 @@ import argparse
 import io
 import json
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
@@ -78,6 +80,12 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto_server does: CloudFormation builds URLs from it
     app = DomainDispatcherApplication(create_backend_app)
+    if os.environ.get("BOOKISH_COUNT_AWS_CALLS") == "1":
+        # The bench counts AWS calls: DynamoDB's units as it bills them, not moto's constants.
+        sys.path.insert(0, str(Path(__file__).resolve().parent / "bench"))
+        import capacity
+
+        app = capacity.billed_capacity(app)  # inside the one-at-a-time turn: items read before and after
     run_simple(args.host, args.port, confirm_sign_up_verifies_the_email(one_dynamodb_request_at_a_time(app)),
                threaded=True)
 

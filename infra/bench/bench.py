@@ -30,6 +30,7 @@ targets are reported, met or missed).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -46,6 +47,7 @@ import tomllib
 import urllib.parse
 import uuid
 import zipfile
+from dataclasses import asdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -397,19 +399,36 @@ def sign_in(described: dict, user: str) -> str:
                              who["password"])["IdToken"]
 
 
-def checkout(described: dict) -> dict:
-    """One real order through the local API as the seeded shopper; waits for CONFIRMED."""
+def checkout(described: dict, counter: cost.Counter | None = None) -> dict:
+    """One real order through the local API as the seeded shopper; waits for CONFIRMED.
+
+    With a `counter` (the functions counting their AWS calls) each request is marked as a
+    step, and the order is read once, after its email has gone out: the journey the model
+    prices (cost.ASSUMPTIONS), every step of it finished inside the count."""
+    step = counter.step if counter else (lambda name: contextlib.nullcontext())
+    emails = counter.emails_sent() if counter else 0
+    if counter:
+        counter.begin()
     token = sign_in(described, "shopper")
     in_stock = [book_id for book_id, available in sorted(described["stock"].items()) if available >= 5]
-    for book_id, quantity in zip(in_stock[:cost.CART_LINES], (2, 1, 1, 1)):
-        status, body = api(described, "PUT", f"/v1/cart/items/{book_id}", {"quantity": quantity}, token)
+    for n, (book_id, quantity) in enumerate(zip(in_stock[:cost.CART_LINES], (2, 1, 1, 1)), 1):
+        with step(f"add book {n} to the cart"):
+            status, body = api(described, "PUT", f"/v1/cart/items/{book_id}", {"quantity": quantity}, token)
         assert status == 200, (status, body)
-    status, cart_view = api(described, "GET", "/v1/cart", token=token)
+    with step("view the cart"):
+        status, cart_view = api(described, "GET", "/v1/cart", token=token)
     assert status == 200, (status, cart_view)
     order_body = {"payment": {"paymentMethod": "pm_card_visa"}, "shippingAddress": {
         "name": "Bench Shopper", "line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "US"}}
-    status, order = api(described, "POST", "/v1/orders", order_body, token, {"Idempotency-Key": str(uuid.uuid4())})
+    with step("place the order"):
+        status, order = api(described, "POST", "/v1/orders", order_body, token,
+                            {"Idempotency-Key": str(uuid.uuid4())})
     assert status == 201, (status, order)
+    if counter:
+        counter.wait_for_emails(emails + 1)
+        with step("poll the order"):
+            status, order = api(described, "GET", f"/v1/orders/{urllib.parse.quote(order['id'])}", token=token)
+        counter.finish()
     deadline = time.monotonic() + 120
     while order["status"] not in ("CONFIRMED", "REJECTED"):
         if time.monotonic() > deadline:
@@ -418,6 +437,22 @@ def checkout(described: dict) -> dict:
         status, order = api(described, "GET", f"/v1/orders/{urllib.parse.quote(order['id'])}", token=token)
     log(f"order {order['id']} {order['status']}")
     return {"order": order, "cart": cart_view, "token": token}
+
+
+def counted_checkout(described: dict, stack_dir: Path) -> dict:
+    """results["cost_counted"]: a second real checkout (the first warmed every function),
+    each AWS call counted, priced; the model of the same order beside it."""
+    counter = cost.Counter(stack_dir)
+    placed = checkout(described, counter)
+    if placed["order"]["status"] != "CONFIRMED":
+        raise SystemExit(f"the counted order ended {placed['order']['status']}")
+    recorded = counter.recorded()
+    result = cost.counted(recorded, cost.memory_sizes())
+    items = settled_items(described, placed)
+    model = cost.price(cost.model_checkout(items), result["mean_duration_ms"], cost.memory_sizes())
+    result.update(order_id=placed["order"]["id"], model_cross_check=cost.cross_check(result, model),
+                  model_per_million_orders_usd=model["dollars_per_million_orders_total"])
+    return {"result": result, "recorded": recorded, "items": asdict(items)}
 
 
 def logged_latencies(watch_log: Path, routes: list[str], function: str) -> dict[str, float]:
@@ -593,6 +628,8 @@ def main() -> int:
     needs_stack = {"stack", "cold", "cold-throttled", "memory", "cost", "load", "e2e"} & set(phases)
     try:
         if needs_stack:
+            if "cost" in phases:  # the functions (through watch) and moto count every AWS call
+                os.environ[cost.COUNT_ENV] = "1"
             local.dir.mkdir(parents=True, exist_ok=True)
             up_args = argparse.Namespace(command="bench", dump_events=None, release=True,
                                          seed=ROOT / "infra" / "seed" / "books.json")
@@ -614,6 +651,9 @@ def main() -> int:
             durations.update(logged_latencies(local.dir / "watch.log", ["POST /v1/orders"], "order-api"))
             priced = cost.price(model, durations, cost.memory_sizes())
             save("cost", {**priced, "order_id": placed["order"]["id"]})
+            counted = counted_checkout(described, local.dir)
+            save("cost_counted", counted["result"])
+            (OUT / "cost-recorded.json").write_text(json.dumps(counted, indent=1) + "\n")  # what it was counted from
         if "load" in phases:
             save("load", phase_load(described, args.load_seconds, args.connections))
         if "e2e" in phases:

@@ -28,6 +28,8 @@ import copy
 import json
 import math
 import sys
+import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -395,6 +397,8 @@ def model_checkout(items: Items, assumptions: dict | None = None) -> Checkout:
     #    through the cart function (which prices it through catalog-read), prices again
     #    through catalog-read, the transactional outbox write, then DELETE /v1/cart.
     placed_event, confirmed_event = items.events[0], items.events[1]
+    empty_cart = item_size(_cart_prefix(items.cart, 0))
+    slot = item_size(_checkout_slot(items.order))
     step = Step("place the order", api_requests=1)
     step.invocations += [Invocation("order-api", "POST /v1/orders"),
                          Invocation("cart", "GET /v1/cart (invoked)"),
@@ -402,6 +406,8 @@ def model_checkout(items: Items, assumptions: dict | None = None) -> Checkout:
                          Invocation("cart", "DELETE /v1/cart (invoked)")]
     step.ops += [
         Read("GetItem", "OrdersTable", "idempotency record (none yet)", [0], "strong", "order-api", "idempotency"),
+        # Checkouts per shopper per minute (take_checkout_slot): ADD to this minute's counter.
+        Write("UpdateItem", "OrdersTable", "take a checkout slot", None, slot, "order-api", "rate limit", gsis=0),
         Read("GetItem", "CartsTable", "cart", [cart], "strong", "cart", "cart read"),
         Read("BatchGetItem", "BooksTable", f"{lines} books (cart view)", book_sizes, "eventual", "catalog-read",
              "pricing"),
@@ -417,7 +423,11 @@ def model_checkout(items: Items, assumptions: dict | None = None) -> Checkout:
               "order-api", "order write", transactional=True),
         Write("TransactWriteItems", "OrdersTable", "put outbox OrderPlaced", None, item_size(placed_event),
               "order-api", "outbox", transactional=True, gsis=0),
-        Write("DeleteItem", "CartsTable", "empty the cart", cart, None, "cart", "cart write"),
+        # Emptying the cart (cart remove_lines): read it, remove the ordered lines in one
+        # conditional UpdateItem, then delete the cart left empty.
+        Read("GetItem", "CartsTable", "cart (to empty it)", [cart], "strong", "cart", "cart read"),
+        Write("UpdateItem", "CartsTable", "remove the ordered lines", cart, empty_cart, "cart", "cart write"),
+        Write("DeleteItem", "CartsTable", "delete the empty cart", empty_cart, None, "cart", "cart write"),
     ]
     steps.append(step)
 
@@ -518,6 +528,13 @@ def model_checkout(items: Items, assumptions: dict | None = None) -> Checkout:
     a["sources"] = dict(items.sources)
     return Checkout(steps, a, {name: {"bytes": size, "source": items.sources.get(_source_key(name), "read")}
                                for name, size in sizes.items()})
+
+
+def _checkout_slot(order: dict) -> dict:
+    """The order store's per-minute checkout counter as order-api leaves it after one checkout."""
+    # Its window is the minute, as long as any (yyyy-mm-ddThh:mm); expiresAt, epoch seconds, has ten digits.
+    return {"pk": order["pk"], "sk": {"S": "CHECKOUTS#yyyy-mm-ddThh:mm"}, "checkouts": {"N": "1"},
+            "expiresAt": {"N": "1800000000"}}
 
 
 def _source_key(name: str) -> str:
@@ -932,3 +949,380 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --------------------------------------------------------------------------
+# Counted, not modelled: one real checkout with every AWS call tallied
+# --------------------------------------------------------------------------
+# With BOOKISH_COUNT_AWS_CALLS=1 in their environment the functions log one line per AWS
+# call ("message":"aws call": service, operation, request/response bytes, the read and
+# write units DynamoDB reports; shared::aws::counting), and moto reports DynamoDB's
+# units as DynamoDB bills them (infra/bench/capacity.py). A Counter marks the bench's
+# requests in watch.log and spans.jsonl; counted() adds up every step from them.
+
+COUNT_ENV = "BOOKISH_COUNT_AWS_CALLS"
+
+#: us-east-1 list prices, first paid tier, USD; `as_of` is the day they were read.
+PRICE_TABLE = {
+    "as_of": "2026-11-30",
+    "region": "us-east-1",
+    "source": "https://aws.amazon.com/pricing/",
+    "sources": {
+        "lambda": "https://aws.amazon.com/lambda/pricing/",
+        "dynamodb": "https://aws.amazon.com/dynamodb/pricing/on-demand/",
+        "sqs": "https://aws.amazon.com/sqs/pricing/",
+        "api_gateway": "https://aws.amazon.com/api-gateway/pricing/",
+        "ses": "https://aws.amazon.com/ses/pricing/",
+        "sns": "https://aws.amazon.com/sns/pricing/",
+        "logs": "https://aws.amazon.com/cloudwatch/pricing/",
+    },
+    "lambda_request": PRICES["lambda_request"],
+    "lambda_gb_second_arm": PRICES["lambda_gb_second_arm"],
+    "dynamodb_rru": PRICES["dynamodb_rru"],
+    "dynamodb_wru": PRICES["dynamodb_wru"],
+    "sqs_request": PRICES["sqs_request"],
+    "http_api_request": PRICES["http_api_request"],
+    "ses_email": PRICES["ses_email"],
+    # SNS: $0.50 per 1M publishes; an SMS is priced per destination country on top (the
+    # bench's shopper has no verified number, so none is sent).
+    "sns_publish": 0.50 / 1e6,
+    # CloudWatch Logs: Lambda's logs are "vended logs" since 2025-05-01, first tier $0.50
+    # per GB ingested (the standard class's flat rate before).
+    "logs_gb": 0.50,
+}
+
+#: Calls the functions make that AWS bills per request, and how (service -> price key).
+PER_REQUEST = {"SQS": "sqs_request", "SNS": "sns_publish"}
+#: What each asynchronous function's invocations are called as a step.
+ASYNC_STEPS = {
+    "order-publisher": "relay the outbox",
+    "inventory-events": "reserve stock",
+    "order-stock-events": "confirm the order",
+    "notification-events": "notify the shopper",
+    "order-settler": "settle orders (scheduled)",
+}
+#: Lambda's event source mapping polls the queue for the consumer: per batch one
+#: ReceiveMessage and one DeleteMessageBatch, requests AWS bills to the account. Locally
+#: infra/driver.py plays the mapping, so they are counted per consumer invocation.
+QUEUE_CONSUMERS = ("inventory-events", "order-stock-events", "notification-events")
+GB = 1024 ** 3
+
+
+class Counter:
+    """Marks one checkout's requests in the stack's watch.log and spans.jsonl."""
+
+    def __init__(self, stack_dir: Path) -> None:
+        self.watch_log = stack_dir / "watch.log"
+        self.spans = stack_dir / "spans.jsonl"
+        self.steps: list[dict] = []  # {"step", "from", "to" (log offsets), "start_ns", "end_ns"}
+        self.api_requests = 0
+        self.start = self._offset()
+        self.start_ns = time.time_ns()
+        self.end = self.start
+        self.end_ns = self.start_ns
+
+    def _offset(self) -> int:
+        return self.watch_log.stat().st_size if self.watch_log.exists() else 0
+
+    def settle(self, quiet_s: float = 1.5, limit_s: float = 60) -> None:
+        """Until watch.log has not grown for `quiet_s` (a synchronous request's last lines,
+        the metrics flushed after it, are written just after its answer)."""
+        deadline = time.monotonic() + limit_s
+        size, since = self._offset(), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            now = self._offset()
+            if now != size:
+                size, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                return
+
+    def emails_sent(self) -> int:
+        return sum(1 for line in self._lines(0, self._offset())
+                   if line.get("message") == "aws call" and line.get("operation") == "SendEmail")
+
+    def wait_for_emails(self, count: int, limit_s: float = 120) -> None:
+        """Until `count` emails have gone out since the stack started (the checkout's last step)."""
+        deadline = time.monotonic() + limit_s
+        while self.emails_sent() < count:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"no confirmation email after {limit_s} s: see {self.watch_log}")
+            time.sleep(0.5)
+        self.settle()
+
+    def begin(self) -> None:
+        """Starts counting: everything the functions log from here belongs to the checkout."""
+        self.settle()
+        self.start, self.start_ns = self._offset(), time.time_ns()
+
+    @contextmanager
+    def step(self, name: str):
+        """One request of the bench's: the synchronous functions' lines until it settles are its."""
+        start, start_ns = self._offset(), time.time_ns()
+        yield
+        self.settle()
+        self.api_requests += 1
+        self.steps.append({"step": name, "from": start, "to": self._offset(), "start_ns": start_ns,
+                           "end_ns": time.time_ns()})
+
+    def finish(self) -> None:
+        self.settle()
+        self.end, self.end_ns = self._offset(), time.time_ns()
+
+    def _lines(self, start: int, end: int) -> list[dict]:
+        """The JSON lines between two offsets, each with its offset (`_at`) and size (`_bytes`)."""
+        with self.watch_log.open("rb") as f:
+            f.seek(start)
+            text = f.read(end - start)
+        out, at = [], start
+        for raw in text.splitlines(keepends=True):
+            if raw.startswith(b"{"):
+                try:
+                    out.append({**json.loads(raw), "_at": at, "_bytes": len(raw.rstrip(b"\n"))})
+                except ValueError:
+                    pass
+            at += len(raw)
+        return out
+
+    def recorded(self) -> dict:
+        """What the checkout wrote: its log lines and its invocation spans, and the requests' windows."""
+        spans = []
+        if self.spans.exists():
+            for raw in self.spans.read_text(errors="replace").splitlines():
+                span = json.loads(raw)
+                if self.start_ns <= span["startNs"] <= self.end_ns:
+                    spans.append(span)
+        return {"steps": self.steps, "api_requests": self.api_requests, "lines": self._lines(self.start, self.end),
+                "spans": spans}
+
+
+def _attributor(spans: list[dict]):
+    """line -> the binary that wrote it. The functions' lines name no function (but the
+    metrics' and the counting's); their span does: a route, a queue, an invocation id,
+    each of which the exported spans tie to one function."""
+    owner: dict[str, str] = {}
+    for span in spans:
+        attributes = span.get("attributes", {})
+        for key in ("http.route", "messaging.destination.name", "faas.invocation_id", "request_id"):
+            if key in attributes:
+                owner[str(attributes[key])] = span["service"]
+    def function_of(line: dict) -> str | None:
+        if isinstance(line.get("function"), str):
+            return line["function"]
+        span = line.get("span") or {}
+        for key in ("http.route", "messaging.destination.name", "request_id", "requestId", "message_id"):
+            if str(span.get(key)) in owner:
+                return owner[str(span[key])]
+        return None
+    return function_of
+
+
+def _call_rows(calls: dict) -> list[dict]:
+    return [{"service": service, "operation": operation, **{k: (round(v, 6) if isinstance(v, float) else v)
+                                                            for k, v in c.items()}}
+            for (service, operation), c in calls.items()]
+
+
+def counted(recorded: dict, memory_mb: dict[str, int], prices: dict | None = None) -> dict:
+    """The checkout step by step from what it did (Counter.recorded()), priced.
+
+    Synchronous functions (behind the API, or invoked by another) belong to the request
+    whose window they ran in; each asynchronous one is a step of its own."""
+    prices = dict(PRICE_TABLE if prices is None else prices)
+    function_of = _attributor(recorded["spans"])
+    windows = recorded["steps"]
+    steps: dict[str, dict] = {w["step"]: {"step": w["step"], "functions": set(), "calls": {}, "log_bytes": 0,
+                                          "invocations": 0, "duration_ms": 0.0, "gb_ms": 0.0}
+                              for w in windows}
+    unattributed = 0
+
+    def step_of(function: str, at: int | None = None, ns: int | None = None) -> dict | None:
+        if function in ASYNC_STEPS:
+            name = ASYNC_STEPS[function]
+        else:
+            name = next((w["step"] for w in windows
+                         if (at is not None and w["from"] <= at < w["to"])
+                         or (ns is not None and w["start_ns"] <= ns <= w["end_ns"])), None)
+            if name is None:
+                return None
+        return steps.setdefault(name, {"step": name, "functions": set(), "calls": {}, "log_bytes": 0,
+                                       "invocations": 0, "duration_ms": 0.0, "gb_ms": 0.0})
+
+    for line in recorded["lines"]:
+        function = function_of(line)
+        step = step_of(function, at=line["_at"]) if function else None
+        if step is None:
+            unattributed += line["_bytes"]
+            continue
+        step["functions"].add(function)
+        if line.get("message") != "aws call":
+            step["log_bytes"] += line["_bytes"]  # the counting lines are the bench's own: not billed
+            continue
+        call = step["calls"].setdefault((line["service"], line["operation"]), {
+            "count": 0, "request_bytes": 0, "response_bytes": 0, "read_units": 0.0, "write_units": 0.0})
+        call["count"] += 1
+        call["request_bytes"] += line.get("request_bytes", 0)
+        call["response_bytes"] += line.get("response_bytes", 0)
+        call["read_units"] += line.get("read_units", 0.0)
+        call["write_units"] += line.get("write_units", 0.0)
+
+    durations: dict[str, list[float]] = {}
+    for span in recorded["spans"]:
+        attributes = span.get("attributes", {})
+        if attributes.get("faas.name") != span["name"]:
+            continue  # not an invocation's own span
+        step = step_of(span["name"], ns=span["startNs"])
+        if step is None:
+            continue
+        ms = (span["endNs"] - span["startNs"]) / 1e6
+        step["functions"].add(span["name"])
+        step["invocations"] += 1
+        step["duration_ms"] += ms
+        durations.setdefault(span["name"], []).append(ms)
+        step["gb_ms"] += math.ceil(ms) * memory_mb.get(span["name"], 128) / 1024  # billed per 1 ms, rounded up
+
+    for step in steps.values():
+        # Lambda's pollers receive and delete each batch: requests billed to the account.
+        polled = sum(1 for s in recorded["spans"] if s["name"] in QUEUE_CONSUMERS and s["name"] in step["functions"]
+                     and s.get("attributes", {}).get("faas.name") == s["name"])
+        for operation in ("ReceiveMessage", "DeleteMessageBatch") if polled else ():
+            step["calls"][("SQS", f"{operation} (event source mapping)")] = {
+                "count": polled, "request_bytes": 0, "response_bytes": 0, "read_units": 0.0, "write_units": 0.0}
+
+    rows = []
+    for step in steps.values():
+        rows.append({"step": step["step"], "functions": sorted(step["functions"]), "calls": _call_rows(step["calls"]),
+                     "log_bytes": step["log_bytes"], "invocations": step["invocations"],
+                     "duration_ms": round(step["duration_ms"], 3), "gb_ms": round(step["gb_ms"], 3)})
+    api_requests = recorded["api_requests"]
+    totals = _totals(rows, api_requests)
+    dollars = {
+        "lambda": totals["lambda_requests"] * prices["lambda_request"]
+        + totals["gb_ms"] / 1000 * prices["lambda_gb_second_arm"],
+        "dynamodb": totals["read_units"] * prices["dynamodb_rru"] + totals["write_units"] * prices["dynamodb_wru"],
+        "sqs": totals["sqs_requests"] * prices["sqs_request"],
+        "api_gateway": api_requests * prices["http_api_request"],
+        "ses": totals["emails"] * prices["ses_email"],
+        "sns": totals["sns_publishes"] * prices["sns_publish"],
+        "logs": totals["log_bytes"] / GB * prices["logs_gb"],
+    }
+    total = sum(dollars.values())
+    return {
+        "steps": rows,
+        "totals": {**totals, "unattributed_log_bytes": unattributed},
+        "prices": prices,
+        "per_million_orders": {"total_usd": total * 1e6,
+                               "by_service_usd": {k: v * 1e6 for k, v in dollars.items()},
+                               "shares": {k: (v / total if total else 0.0) for k, v in dollars.items()}},
+        "memory_mb": {f: memory_mb.get(f, 128) for f in sorted({f for r in rows for f in r["functions"]})},
+        "mean_duration_ms": {f: sum(ms) / len(ms) for f, ms in sorted(durations.items())},
+        "not_counted": [
+            "Lambda's own START/END/REPORT log lines (the local runtime writes none)",
+            "Lambda Invoke between functions: billed as the callee's request and duration, counted there",
+            "Cognito and SSM reads (no per-request price: Cognito bills monthly active users; standard "
+            "parameters are free)",
+            "Stripe's fees, free tiers, storage, data transfer, the idle pollers' empty receives",
+        ],
+    }
+
+
+def _totals(rows: list[dict], api_requests: int) -> dict:
+    calls = [c for r in rows for c in r["calls"]]
+
+    def count(service: str, operation: str | None = None) -> int:
+        return sum(c["count"] for c in calls if c["service"] == service
+                   and (operation is None or c["operation"] == operation))
+
+    return {
+        "read_units": round(sum(c["read_units"] for c in calls if c["service"] == "DynamoDB"), 6),
+        "write_units": round(sum(c["write_units"] for c in calls if c["service"] == "DynamoDB"), 6),
+        "dynamodb_requests": count("DynamoDB"),
+        "sqs_requests": count("SQS"),
+        "sqs_sends": count("SQS", "SendMessage"),
+        "emails": count("SESv2", "SendEmail"),
+        "sns_publishes": count("SNS", "Publish"),
+        "lambda_requests": sum(r["invocations"] for r in rows),
+        "gb_ms": round(sum(r["gb_ms"] for r in rows), 3),
+        "log_bytes": sum(r["log_bytes"] for r in rows),
+        "api_requests": api_requests,
+    }
+
+
+def cross_check(counted_result: dict, model_result: dict) -> dict:
+    """The model (price(model_checkout(items), ...)) beside the count: the quantities both know."""
+    t, m = counted_result["totals"], model_result["totals"]
+    pairs = {
+        "read_units": (t["read_units"], m["rru"]),
+        "write_units": (t["write_units"], m["wru"]),
+        "sqs_sends": (t["sqs_sends"], sum(q["count"] for s in model_result["steps"] for q in s["sqs"]
+                                          if q["api"] == "SendMessage")),
+        "sqs_requests": (t["sqs_requests"], m["sqs_requests"]),
+        "lambda_requests": (t["lambda_requests"], m["lambda_requests"]),
+        "api_requests": (t["api_requests"], m["api_requests"]),
+        "emails": (t["emails"], m["emails"]),
+    }
+    return {k: {"counted": c, "model": mv, "agree": abs(c - mv) < 1e-9} for k, (c, mv) in pairs.items()}
+
+
+SERVICE_NAMES = {"lambda": "Lambda (requests and arm64 duration)", "dynamodb": "DynamoDB (on-demand units)",
+                 "sqs": "SQS (requests)", "api_gateway": "API Gateway (HTTP API requests)", "ses": "SES (email)",
+                 "sns": "SNS (publishes)", "logs": "CloudWatch Logs (ingestion)"}
+
+
+def _cell(x: float) -> str:
+    return _num(x) if x else ""
+
+
+def section(results: dict) -> str:
+    """BENCHMARKS.md's counted cost section, from results["cost_counted"]: every number in
+    it is one of results' (formatted), none typed here."""
+    c = results["cost_counted"]
+    p, per_million, t = c["prices"], c["per_million_orders"], c["totals"]
+    out = [f"Counted from one real checkout (order `{c['order_id']}`) through the local stack, every AWS call "
+           f"the functions made tallied as it happened (`BOOKISH_COUNT_AWS_CALLS`; DynamoDB's units as DynamoDB "
+           f"bills them, from the items' sizes: moto reports constants, `infra/bench/capacity.py`): "
+           f"**{_money(per_million['total_usd'])} per million orders** at {p['region']} list prices read on "
+           f"{p['as_of']} ({p['source']}).", ""]
+
+    out += ["| step | functions | invocations | Lambda ms | read units | write units | SQS requests | "
+            "emails | log bytes |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in c["steps"]:
+        def total(key: str, service: str | None = None, operation: str | None = None) -> float:
+            return sum(x[key] for x in r["calls"] if (service is None or x["service"] == service)
+                       and (operation is None or x["operation"] == operation))
+        out.append(f"| {r['step']} | {', '.join(r['functions'])} | {r['invocations']} | "
+                   f"{_num(round(r['duration_ms'], 1))} | {_cell(total('read_units'))} | "
+                   f"{_cell(total('write_units'))} | {_cell(total('count', 'SQS'))} | "
+                   f"{_cell(total('count', 'SESv2', 'SendEmail'))} | {r['log_bytes']} |")
+    out.append(f"| **total** | | **{t['lambda_requests']}** | | **{_num(t['read_units'])}** | "
+               f"**{_num(t['write_units'])}** | **{t['sqs_requests']}** | **{t['emails']}** | **{t['log_bytes']}** |")
+    out.append("")
+
+    out += ["| service | $ per million orders | share |", "|---|---:|---:|"]
+    for key, dollars in sorted(per_million["by_service_usd"].items(), key=lambda kv: -kv[1]):
+        out.append(f"| {SERVICE_NAMES.get(key, key)} | {_money(dollars)} | "
+                   f"{per_million['shares'][key] * 100:.1f}% |")
+    out.append(f"| **total** | **{_money(per_million['total_usd'])}** | |")
+    out.append("")
+
+    out += ["<details><summary>Every AWS call, step by step</summary>", "",
+            "| step | service | operation | calls | request bytes | response bytes | read units | write units |",
+            "|---|---|---|---:|---:|---:|---:|---:|"]
+    for r in c["steps"]:
+        for x in r["calls"]:
+            out.append(f"| {r['step']} | {x['service']} | {x['operation']} | {x['count']} | {x['request_bytes']} | "
+                       f"{x['response_bytes']} | {_cell(x['read_units'])} | {_cell(x['write_units'])} |")
+    out += ["", "</details>", ""]
+
+    check = c["model_cross_check"]
+    out += ["The model (`cost.py`'s step-by-step reading of the code, sized from the same order's items) is kept "
+            "as a cross-check; `tests/infra/test_cost.py` asserts the two agree on a recorded count:", "",
+            "| quantity | counted | model | |", "|---|---:|---:|---|"]
+    for name, v in check.items():
+        out.append(f"| {name.replace('_', ' ')} | {_num(v['counted'])} | {_num(v['model'])} | "
+                   f"{'agree' if v['agree'] else '**differ**'} |")
+    out.append("")
+    out.append("Prices (" + p["region"] + ", first paid tier, read " + p["as_of"] + "): " + "; ".join(
+        f"{name} {url}" for name, url in p["sources"].items()) + ". Not counted: " + "; ".join(c["not_counted"])
+        + ".")
+    return "\n".join(out) + "\n"

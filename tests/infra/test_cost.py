@@ -219,6 +219,44 @@ def test_order_writes_pay_for_the_unsettled_index_and_other_items_do_not():
     assert indexed == {"put order (PENDING, payment PENDING)", "put order (PENDING, AUTHORIZED)",
                        "put order (CONFIRMED)"}
     unindexed = [op for op in writes if op.gsis == 0]
-    assert {op.category for op in unindexed} == {"order write", "outbox"}
+    assert {op.category for op in unindexed} == {"order write", "outbox", "rate limit"}
     order = next(op for op in writes if op.what == "put order (CONFIRMED)")
     assert order.wru == cost.write_units(order.before, order.after, transactional=True, gsis=1)
+
+
+# --------------------------------------------------------------------------- counted, not modelled
+
+COUNTED = REPO / "tests" / "infra" / "cost-counted.json"  # one real checkout, counted (bench.counted_checkout)
+
+
+def _recorded():
+    return json.loads(COUNTED.read_text())
+
+
+def test_the_model_agrees_with_a_counted_checkout():
+    recorded = _recorded()
+    counted = cost.counted(recorded["recorded"], recorded["memory_mb"])
+    model = cost.price(cost.model_checkout(cost.Items(**recorded["items"])), counted["mean_duration_ms"],
+                       recorded["memory_mb"])
+    check = cost.cross_check(counted, model)
+    assert {k for k, v in check.items() if not v["agree"]} == set(), check
+
+
+def test_every_step_of_the_checkout_is_counted_and_priced():
+    counted = cost.counted(_recorded()["recorded"], _recorded()["memory_mb"])
+    steps = {row["step"] for row in counted["steps"]}
+    assert {"place the order", "relay the outbox", "reserve stock", "confirm the order",
+            "notify the shopper"} <= steps
+    assert counted["totals"]["unattributed_log_bytes"] == 0
+    shares = counted["per_million_orders"]["shares"]
+    assert set(shares) >= {"lambda", "dynamodb", "sqs", "ses", "logs", "api_gateway"}
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert counted["prices"]["as_of"] and counted["prices"]["source"].startswith("https://")
+
+
+def test_the_section_prints_numbers_from_the_results_only():
+    counted = cost.counted(_recorded()["recorded"], _recorded()["memory_mb"])
+    counted.update(order_id="an-order", model_cross_check={})
+    text = cost.section({"cost_counted": counted})
+    assert f"{counted['per_million_orders']['total_usd']:,.2f}" in text
+    assert str(counted["totals"]["log_bytes"]) in text

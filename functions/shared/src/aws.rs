@@ -1,6 +1,8 @@
 //! The AWS SDK configuration each function builds once per cold start. Locally
 //! `AWS_ENDPOINT_URL` points it at moto.
 
+pub mod counting;
+
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 

@@ -8,7 +8,7 @@ pub type Item = HashMap<String, AttributeValue>;
 /// One SDK client per cold start. Locally `AWS_ENDPOINT_URL` points it at moto.
 pub async fn client() -> aws_sdk_dynamodb::Client {
     let config = crate::aws::config().await;
-    aws_sdk_dynamodb::Client::new(&config)
+    crate::aws_client!(aws_sdk_dynamodb, &config)
 }
 
 pub fn s(value: impl Into<String>) -> AttributeValue {

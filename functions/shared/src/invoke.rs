@@ -126,7 +126,7 @@ impl HttpFunction {
     /// The function named by the environment variable `variable`.
     pub async fn from_env(variable: &'static str) -> Result<Self, config::MissingEnv> {
         let config = crate::aws::config().await;
-        Ok(Self { client: aws_sdk_lambda::Client::new(&config), name: config::required(variable)? })
+        Ok(Self { client: crate::aws_client!(aws_sdk_lambda, &config), name: config::required(variable)? })
     }
 
     pub async fn call(&self, mut call: HttpCall) -> Result<HttpResponse, InvokeError> {

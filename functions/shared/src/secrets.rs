@@ -47,7 +47,7 @@ impl Secret {
 
 async fn read_parameter(name: &str) -> Result<String, SecretUnavailable> {
     let unavailable = |reason: String| SecretUnavailable { name: name.to_owned(), reason };
-    let client = aws_sdk_ssm::Client::new(&crate::aws::config().await);
+    let client = crate::aws_client!(aws_sdk_ssm, &crate::aws::config().await);
     let output = client
         .get_parameter()
         .name(name)

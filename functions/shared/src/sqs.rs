@@ -182,7 +182,7 @@ pub struct SqsPublisher {
 impl SqsPublisher {
     pub async fn from_env() -> Self {
         let config = crate::aws::config().await;
-        Self { client: aws_sdk_sqs::Client::new(&config) }
+        Self { client: crate::aws_client!(aws_sdk_sqs, &config) }
     }
 }
 

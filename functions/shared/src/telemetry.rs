@@ -45,4 +45,5 @@ where
         .with_filter(LevelFilter::from_level(level));
     tracing_subscriber::registry().with(logs).with(trace::layer(service, function)).init();
     crate::metrics::init(service, function);
+    crate::aws::counting::name_function(function);
 }

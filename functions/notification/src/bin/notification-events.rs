@@ -1,7 +1,7 @@
 //! Lambda entry point for NotificationQueue: emails and texts shoppers about their orders.
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use bookish_shared::{config, sqs, telemetry};
+use bookish_shared::{aws_client, config, sqs, telemetry};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use notification::consumer;
 use notification::directory::CognitoDirectory;
@@ -16,11 +16,11 @@ async fn main() -> Result<(), Error> {
     telemetry::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
     // One SDK configuration for the four clients. Locally AWS_ENDPOINT_URL points it at moto.
     let aws = bookish_shared::aws::config().await;
-    let sent = DynamoSentLog::new(aws_sdk_dynamodb::Client::new(&aws), config::required("SENT_TABLE")?);
-    let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&aws), config::required("SENDER_EMAIL")?);
-    let sms = SnsSms::new(aws_sdk_sns::Client::new(&aws));
+    let sent = DynamoSentLog::new(aws_client!(aws_sdk_dynamodb, &aws), config::required("SENT_TABLE")?);
+    let mailer = SesMailer::new(aws_client!(aws_sdk_sesv2, &aws), config::required("SENDER_EMAIL")?);
+    let sms = SnsSms::new(aws_client!(aws_sdk_sns, &aws));
     let directory =
-        CognitoDirectory::new(aws_sdk_cognitoidentityprovider::Client::new(&aws), config::required("USER_POOL_ID")?);
+        CognitoDirectory::new(aws_client!(aws_sdk_cognitoidentityprovider, &aws), config::required("USER_POOL_ID")?);
     let subjects = Subjects::from_env();
     let ports = Ports { mailer: &mailer, sms: &sms, sent: &sent, directory: &directory, subjects: &subjects };
     let ports = &ports;
