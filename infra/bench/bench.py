@@ -224,9 +224,20 @@ def event_makers(book_a: str, book_b: str, order_id: str, customer: str) -> tupl
         # each delivery is a redelivery (read, find it done, acknowledge).
         "order-stock-events": lambda i: replace(fixture("order/stock-reserved.json"), {
             "019ac6f0-0000-7000-8000-000000000001": order_id, "9b1d3c2e-shopper": customer}),
+        # Nothing old enough to settle: the settler's query, and an empty answer.
+        "order-settler": lambda i: fixture("order/settle-schedule.json").encode(),
         "notification-events": lambda i: replace(confirmed, {"0193a2b4-6c1e-7f00-9d2a-5b8c3e4f1a01": new_order_id(i)}),
         FLOOR: lambda i: fixture("catalog/get-book.json").encode(),
     }, {"catalog-admin": saw_admin_response}
+
+
+def signed(maker, authorization: str):
+    """An HTTP event maker whose events carry the Authorization header."""
+    def make(i: int) -> bytes:
+        event = json.loads(maker(i))
+        event.setdefault("headers", {})["authorization"] = authorization
+        return json.dumps(event).encode()
+    return make
 
 
 def check_response(name: str, body: bytes) -> None:
@@ -247,8 +258,7 @@ class Subjects:
         self.binaries = binaries
         self.sqs = provision.client("sqs", described["awsEndpoint"])
         self.sink = sink = self.sqs.create_queue(QueueName="bench-sink")["QueueUrl"]
-        env = {k: v for k, v in described["functionEnv"].items() if not k.startswith("AUTH_")}
-        # As in AWS: the API Gateway authorizer's claims, no token verification in the function.
+        env = dict(described["functionEnv"])
         # Consumers publish into a queue nobody drains, so the driver stays idle while we time.
         env.update({k: sink for k in env if k.endswith("_QUEUE_URL")})
         self.env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root"),
@@ -263,6 +273,12 @@ class Subjects:
             assert status == 200, (status, body)
         customer = cost.token_subject(placed["token"])
         self.makers, self.watchers = event_makers(books[-1], books[-2], placed["order"]["id"], customer)
+        # Every function verifies the caller's token itself, as in AWS (the JWKS fetch falls on
+        # the first request, not on init): the routes that need one get a real one.
+        tokens = {"catalog-admin": admin["Authorization"], "cart": f"Bearer {placed['token']}",
+                  "order-api": f"Bearer {placed['token']}"}
+        for name, authorization in tokens.items():
+            self.makers[name] = signed(self.makers[name], authorization)
         self.makers["node"] = self.makers["python"] = self.makers["catalog-read"]
         self.makers[HARNESS] = self.makers[FLOOR]
         self.sequence = itertools.count()  # never the same event twice, across phases
