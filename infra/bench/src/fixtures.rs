@@ -37,6 +37,11 @@ impl Fixture {
         headers.insert(name.to_owned(), Value::String(value.to_owned()));
     }
 
+    /// Replaces the request body of an API Gateway event.
+    pub fn set_body(&mut self, body: &Value) {
+        self.json["body"] = Value::String(body.to_string());
+    }
+
     /// The event as the Runtime API would deliver it.
     pub fn bytes(&self) -> Vec<u8> {
         serde_json::to_vec(&self.json).expect("JSON values serialize")

@@ -35,7 +35,9 @@ async fn stocked(books: &[(&str, i64)]) -> MemoryStockStore {
 /// `inventory-api`: a book's stock, read by anyone and set by admins.
 pub struct InventoryApi {
     meta: Meta,
-    event: Vec<u8>,
+    /// Sent in turn.
+    events: Vec<Vec<u8>>,
+    sent: usize,
     store: MemoryStockStore,
     auth: Authenticator,
     runtime: Runtime,
@@ -44,10 +46,11 @@ pub struct InventoryApi {
 impl InventoryApi {
     const FUNCTION: &'static str = "inventory-api";
 
-    async fn new(route: &'static str, event: Fixture) -> Self {
+    async fn new(route: &'static str, events: Vec<Fixture>) -> Self {
         Self {
             meta: Meta { function: Self::FUNCTION, route, success: Success::Status(200) },
-            event: event.bytes(),
+            events: events.iter().map(Fixture::bytes).collect(),
+            sent: 0,
             store: stocked(&[(SAMPLE_BOOK, 12)]).await,
             auth: Authenticator::ApiGateway,
             runtime: Runtime::new(Self::FUNCTION),
@@ -55,12 +58,18 @@ impl InventoryApi {
     }
 
     pub async fn get_stock() -> Self {
-        Self::new("GET /v1/inventory/{bookId}", fixture!("inventory/get-stock.json")).await
+        Self::new("GET /v1/inventory/{bookId}", vec![fixture!("inventory/get-stock.json")]).await
     }
 
-    /// Sets the count to 12, as it already is: still a full write.
+    /// Restocks one copy, then takes it back: each a conditional write, and the count stays
+    /// put however long the run. (Setting an absolute count needs the stock's ETag.)
     pub async fn set_stock() -> Self {
-        Self::new("PUT /v1/inventory/{bookId}", fixture!("inventory/set-stock-as-admin.json")).await
+        let adjust = |by: i64| {
+            let mut event = fixture!("inventory/adjust-stock-as-admin.json");
+            event.set_body(&serde_json::json!({ "adjust": by }));
+            event
+        };
+        Self::new("PUT /v1/inventory/{bookId}", vec![adjust(1), adjust(-1)]).await
     }
 }
 
@@ -70,7 +79,8 @@ impl Case for InventoryApi {
     }
 
     async fn next_event(&mut self) -> Vec<u8> {
-        self.event.clone()
+        self.sent += 1;
+        self.events[(self.sent - 1) % self.events.len()].clone()
     }
 
     async fn invoke(&self, event: &[u8]) -> Vec<u8> {
