@@ -14,7 +14,8 @@ Phases (each can be skipped or run alone with --only; see --help):
            share and in one without (cpu_share.py)
   memory   each subject again, 1,000 warm invocations, then its peak RSS; the warm
            durations feed the cost model
-  overhead target/release/warm-overhead: handlers over in-memory ports (no I/O)
+  overhead target/release/warm-overhead: each handler's CPU time per request over in-memory
+           ports, and for some routes through the AWS SDK against a stub DynamoDB
   cost     one real checkout through the local API, priced step by step (cost.py)
   load     wrk on the local API and on the Express reference, 30 s per route
   e2e      concurrent shoppers place orders; POST to CONFIRMED and to the email, and where

@@ -23,6 +23,19 @@ HARNESS = "do-nothing"
 COMPARED = ["node", "python"]
 MB = 1_000_000
 NOT_MEASURED = "_Not measured in this run._"
+# What the warm-overhead cases ran over (infra/bench/src/runner.rs, `Over::label`).
+OVER_MEMORY = "in-memory ports"
+OVER_TEXT = {
+    OVER_MEMORY: "Each handler over the in-memory adapters its crate's tests use: no I/O, no SDK.",
+    "AWS SDK, stub DynamoDB": (
+        "The same handlers over their DynamoDB store and a real `aws_sdk_dynamodb` client, static credentials "
+        "and region, whose endpoint is a stub on loopback (`infra/bench/src/stub_dynamodb.rs`). The stub answers "
+        "canned DynamoDB replies built from the items the in-memory cases hold (a unit test checks that both "
+        "kinds of case answer the same bodies), on threads of its own: the SDK's request building, "
+        "serialization, signing, HTTP exchange and response parsing are on the measured thread, DynamoDB's "
+        "latency and the stub's work are not. Wall time here includes the loopback round trip and the stub."
+    ),
+}
 # What bench.py's save() adds to every phase's dict: not a measurement.
 STAMP = {"measured_at", "commit", "dirty", "run_started_at"}
 
@@ -186,20 +199,34 @@ class Report:
         if not phase:
             return NOT_MEASURED
         cases = phase["cases"]
-        rows = [[f"`{c['case']}`", f"{c['p50_us']:.1f}", f"{c['p99_us']:.1f}", f"{c['mean_us']:.1f}"] for c in cases]
+        # Results from before the SDK cases name neither what the handler ran over nor wall time.
+        groups: dict[str, list[dict]] = {}
+        for c in cases:
+            groups.setdefault(c.get("over", OVER_MEMORY), []).append(c)
         worst = max(cases, key=lambda c: c["p99_us"])
         limit = self.t["overhead_p99_ms"]
-        self.target("Warm overhead per request (p99)", f"≤ {limit} ms",
+        self.target("Warm overhead per request (p99, CPU time)", f"≤ {limit} ms",
                     f"worst {worst['p99_us'] / 1000:.3f} ms (`{worst['case']}`)", worst["p99_us"] / 1000 <= limit,
-                    "The handler path is CPU-bound JSON work; profile the named case (e.g. with "
+                    "The handler path is CPU-bound JSON work, and through the SDK request building, signing and "
+                    "parsing too; profile the named case (e.g. with "
                     "`valgrind --tool=callgrind target/release/warm-overhead --case ...`).")
+        header = ["handler and route", "CPU p50 µs", "CPU p99 µs", "CPU mean µs", "wall p50 µs", "wall p99 µs"]
+        tables = []
+        for over, group in groups.items():
+            rows = [[f"`{c['case']}`", f"{c['p50_us']:.1f}", f"{c['p99_us']:.1f}", f"{c['mean_us']:.1f}",
+                     f"{c['wall']['p50_us']:.1f}" if "wall" in c else "–",
+                     f"{c['wall']['p99_us']:.1f}" if "wall" in c else "–"] for c in group]
+            tables.append(f"**Over {over}.** {OVER_TEXT.get(over, '')}\n\n" + table(header, rows))
         return (
             provenance(phase)
-            + "CPU time per request beyond the store: each handler over its in-memory ports, driven through "
-            "the real `lambda_http` conversion (event JSON in, API Gateway response JSON out) and the JSON "
-            f"request log line, {cases[0]['iterations']:,} iterations after a warm-up, one thread "
-            "(`target/release/warm-overhead`, source in `infra/bench/src/`). Microseconds.\n\n"
-            + table(["handler and route", "p50 µs", "p99 µs", "mean µs"], rows)
+            + "CPU time per request of the thread that runs the invocation "
+            "(`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`): the runtime is single-threaded, as in every function, so "
+            "every task of the invocation runs on that thread, and time spent waiting for I/O is not counted. "
+            "Each handler is driven through the real `lambda_http` conversion (event JSON in, API Gateway response "
+            f"JSON out) and the JSON request log line, {cases[0]['iterations']:,} iterations after a warm-up "
+            "(`target/release/warm-overhead`, source in `infra/bench/src/`). The target is judged on CPU time: "
+            "the worst p99 of every case below, both tables. Wall time is beside it. Microseconds.\n\n"
+            + "\n\n".join(tables)
         )
 
     # ---------------------------------------------------------------- memory

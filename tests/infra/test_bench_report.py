@@ -154,9 +154,13 @@ def synthetic_results() -> dict:
         "cold": {**cold, **stamp(22, 22, dirty=True)},
         "memory": {**{name: {"invocations": 1000, "duration_ms": summary(rng.uniform(0.3, 90)),
                              "peak_rss_kib": rng.randrange(3_000, 99_000)} for name in subjects}, **stamp(22, 22)},
-        "overhead": {"cases": [{"case": f"{name} GET /v1/things?limit={rng.randrange(2, 50)}", "iterations": 20000,
+        "overhead": {"cases": [{"case": f"{name} GET /v1/things?limit={rng.randrange(2, 50)}{suffix}",
+                                "function": name, "over": over, "clock": "thread CPU", "iterations": 20000,
                                 "p50_us": rng.uniform(10, 60), "p99_us": rng.uniform(15, 90),
-                                "mean_us": rng.uniform(10, 60)} for name in BINARIES], **stamp(21, 21)},
+                                "mean_us": rng.uniform(10, 60),
+                                "wall": {"p50_us": rng.uniform(10, 60), "p99_us": rng.uniform(15, 900)}}
+                               for over, suffix in (("in-memory ports", ""), ("AWS SDK, stub DynamoDB", " [sdk+stub]"))
+                               for name in BINARIES], **stamp(21, 21)},
         "load": {**{f"{who} GET /v1/books/{{id}}": {
             "url": "http://127.0.0.1:5052/v1/books/abc", "seconds": 30, "threads": 2, "connections": 8,
             "requests": rng.randrange(600, 270_000), "rps": rng.uniform(20, 9000), "errors": 0,

@@ -4,12 +4,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::stats::Summary;
+use crate::stats::{Sample, Summary};
 
 pub const USAGE: &str = "\
 usage: warm-overhead [--iterations N] [--warmup N] [--case SUBSTRING]
 
-Times each Bookish Lambda handler over in-memory stores, one JSON line per case on stdout.
+Times each Bookish Lambda handler (CPU time of the thread it runs on, and wall time), over
+in-memory stores and, for some routes, through the AWS SDK against a stub DynamoDB on
+loopback. One JSON line per case on stdout.
   --iterations N      measured iterations per case (default 20000)
   --warmup N          untimed iterations before them (default 2000)
   --case SUBSTRING    only the cases whose name contains SUBSTRING";
@@ -97,8 +99,37 @@ pub trait Case {
         Ok(())
     }
 
+    /// What the handler's stores are.
+    fn over(&self) -> Over {
+        Over::MemoryPorts
+    }
+
     fn name(&self) -> String {
-        format!("{} {}", self.meta().function, self.meta().route)
+        let meta = self.meta();
+        match self.over() {
+            Over::MemoryPorts => format!("{} {}", meta.function, meta.route),
+            Over::SdkStub => format!("{} {} [sdk+stub]", meta.function, meta.route),
+        }
+    }
+}
+
+/// What a case's handler talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Over {
+    /// The in-memory adapters its crate's tests use: no I/O, no SDK.
+    MemoryPorts,
+    /// Its DynamoDB adapter over a real SDK client whose endpoint is a stub on loopback
+    /// (`stub_dynamodb`): request building, serialization, signing, the HTTP exchange and
+    /// response parsing are all on the measured thread.
+    SdkStub,
+}
+
+impl Over {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::MemoryPorts => "in-memory ports",
+            Self::SdkStub => "AWS SDK, stub DynamoDB",
+        }
     }
 }
 
@@ -113,22 +144,36 @@ pub struct Meta {
 
 /// Runs `options.warmup` then `options.iterations` invocations of the case and summarizes
 /// the measured ones. Panics, naming the case, when a response is not the success it must be.
+///
+/// Call it from a current-thread runtime: every task of the invocation (the SDK's
+/// connection included) then runs on this thread, which is the one whose CPU clock is read.
 pub async fn run<C: Case>(case: &mut C, options: &Options) -> Summary {
     let name = case.name();
     let mut samples = Vec::with_capacity(options.iterations);
     for iteration in 0..options.warmup + options.iterations {
         let event = case.next_event().await;
-        let started = Instant::now();
+        let (cpu, wall) = (thread_cpu_time(), Instant::now());
         let response = case.invoke(&event).await;
-        let elapsed: Duration = started.elapsed();
+        let sample = Sample { cpu: thread_cpu_time() - cpu, wall: wall.elapsed() };
         if let Err(problem) = case.meta().success.check(&response).and_then(|()| case.check_effect()) {
             panic!("{name}: iteration {iteration} failed: {problem}\nresponse: {}", String::from_utf8_lossy(&response));
         }
         if iteration >= options.warmup {
-            samples.push(elapsed);
+            samples.push(sample);
         }
     }
-    Summary::of(name, case.meta().function, samples)
+    Summary::of(name, case.meta().function, case.over().label(), &samples)
+}
+
+/// CPU time this thread has used: the invocation's work, without time spent waiting for
+/// I/O nor the stub's or other processes' work.
+fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `now` is a valid, writable timespec for the call to fill in.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(status, 0, "the thread CPU clock is readable");
+    let seconds = u64::try_from(now.tv_sec).expect("a thread's CPU time is positive");
+    Duration::new(seconds, u32::try_from(now.tv_nsec).expect("nanoseconds below a second"))
 }
 
 #[cfg(test)]

@@ -1,10 +1,13 @@
-//! Each Bookish Lambda handler's per-request CPU cost beyond its store round trips.
+//! Each Bookish Lambda handler's per-request CPU cost.
 //!
 //! Every case sends a sample event from `events/` through what the Lambda runtime does per
 //! invocation (JSON in, `lambda_http`'s request and response conversion, JSON out) to the
-//! handler its function's `main` wires up, over in-memory stores, and times that whole
-//! path on one thread. Log lines and metrics are formatted as in the functions and written
-//! to a sink.
+//! handler its function's `main` wires up, and reads the CPU clock of the one thread that
+//! runs it all (wall time too). Most cases run over in-memory stores; the `[sdk+stub]`
+//! ones run over the function's DynamoDB store and a real SDK client whose endpoint is a
+//! stub on loopback answering on its own threads, so the SDK's request building, signing
+//! and response parsing count and DynamoDB's latency does not. Log lines and metrics are
+//! formatted as in the functions and written to a sink.
 //! Prints one JSON line per case on stdout; notes go to stderr.
 //!
 //! Run it built with the release profile the functions ship with:
@@ -18,7 +21,7 @@ use bookish_bench::cases::catalog::{CatalogAdmin, CatalogRead};
 use bookish_bench::cases::inventory::{InventoryApi, InventoryEvents};
 use bookish_bench::cases::notification::NotificationEvents;
 use bookish_bench::cases::order::{OrderApi, OrderPublisher, OrderStockEvents};
-use bookish_bench::runner::{self, Case, Options, USAGE};
+use bookish_bench::runner::{self, Case, Options, Over, USAGE};
 use bookish_shared::telemetry;
 
 fn main() -> ExitCode {
@@ -50,27 +53,32 @@ fn main() -> ExitCode {
 /// Runs every selected case in turn; returns how many ran.
 async fn run_all(options: &Options) -> usize {
     eprintln!(
-        "warm-overhead: {} warm-up + {} measured iterations per case, single-threaded",
+        "warm-overhead: {} warm-up + {} measured iterations per case, CPU time of the handling thread",
         options.warmup, options.iterations
     );
     let started = Instant::now();
     let mut bench = Bench { options, measured: 0 };
-    bench.run(CatalogRead::get_book().await).await;
-    bench.run(CatalogRead::list_books().await).await;
+    bench.run(CatalogRead::get_book(Over::MemoryPorts).await).await;
+    bench.run(CatalogRead::list_books(Over::MemoryPorts).await).await;
     bench.run(CatalogRead::search_books().await).await;
     bench.run(CatalogAdmin::create_book().await).await;
     bench.run(CatalogAdmin::replace_book().await).await;
-    bench.run(Cart::get_cart().await).await;
+    bench.run(Cart::get_cart(Over::MemoryPorts).await).await;
     bench.run(Cart::set_quantity().await).await;
     bench.run(OrderApi::list_orders().await).await;
-    bench.run(OrderApi::get_order().await).await;
+    bench.run(OrderApi::get_order(Over::MemoryPorts).await).await;
     bench.run(OrderApi::place_order().await).await;
-    bench.run(InventoryApi::get_stock().await).await;
+    bench.run(InventoryApi::get_stock(Over::MemoryPorts).await).await;
     bench.run(InventoryApi::set_stock().await).await;
     bench.run(OrderPublisher::outbox_stream().await).await;
     bench.run(OrderStockEvents::stock_reserved().await).await;
     bench.run(InventoryEvents::order_placed().await).await;
     bench.run(NotificationEvents::order_confirmed().await).await;
+    bench.run(CatalogRead::get_book(Over::SdkStub).await).await;
+    bench.run(CatalogRead::list_books(Over::SdkStub).await).await;
+    bench.run(Cart::get_cart(Over::SdkStub).await).await;
+    bench.run(OrderApi::get_order(Over::SdkStub).await).await;
+    bench.run(InventoryApi::get_stock(Over::SdkStub).await).await;
     eprintln!("warm-overhead: {} cases in {:.1} s", bench.measured, started.elapsed().as_secs_f64());
     bench.measured
 }

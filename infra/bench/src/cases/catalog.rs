@@ -1,16 +1,20 @@
-//! `catalog-read` and `catalog-admin` over a `MemoryBookStore` holding a shelf of 20 books.
+//! `catalog-read` and `catalog-admin` over a `MemoryBookStore` holding a shelf of 20 books,
+//! and `catalog-read` over its `DynamoBookStore` and the SDK, against a stub books table
+//! holding the same shelf.
 
 use bookish_shared::auth::Authenticator;
 use bookish_shared::http;
 use bookish_shared::money::{Currency, Money};
 use catalog::book::{Book, Isbn13};
 use catalog::routes::{admin, read};
-use catalog::store::{BookStore, MemoryBookStore};
+use catalog::store::{BookStore, DynamoBookStore, MemoryBookStore};
+use serde_json::Value;
 
 use super::SAMPLE_BOOK;
 use crate::fixtures::{fixture, Fixture};
 use crate::invocation::Runtime;
-use crate::runner::{Case, Meta, Success};
+use crate::runner::{Case, Meta, Over, Success};
+use crate::stub_dynamodb::{self, StubDynamo};
 
 /// Title, author and genres of the shelf. The first is `SAMPLE_BOOK`, which the get and
 /// replace events name; the search event finds Animal Farm.
@@ -37,12 +41,11 @@ const SHELF: [(&str, &str, &[&str]); 20] = [
     ("Crime and Punishment", "Fyodor Dostoevsky", &["Classics"]),
 ];
 
-/// A store holding the shelf, as the books table would.
-async fn shelf() -> MemoryBookStore {
-    let store = MemoryBookStore::default();
-    for (n, (title, author, genres)) in SHELF.iter().enumerate() {
+/// The shelf's books.
+fn shelf_books() -> impl Iterator<Item = Book> {
+    SHELF.iter().enumerate().map(|(n, (title, author, genres))| {
         let id = if n == 0 { SAMPLE_BOOK.to_owned() } else { format!("{:016x}", 0xb00c_0000 + n) };
-        let book = Book {
+        Book {
             id,
             isbn: isbn(n),
             title: (*title).to_owned(),
@@ -54,9 +57,42 @@ async fn shelf() -> MemoryBookStore {
             created_at: "2026-11-27T12:00:00Z".to_owned(),
             updated_at: "2026-11-27T12:00:00Z".to_owned(),
             version: 1,
-        };
+        }
+    })
+}
+
+/// A store holding the shelf, as the books table would.
+async fn shelf() -> MemoryBookStore {
+    let store = MemoryBookStore::default();
+    for book in shelf_books() {
         store.insert(&book).await.expect("the shelf's ISBNs are distinct");
     }
+    store
+}
+
+/// A `DynamoBookStore` over a stub books table holding the shelf, as the store's own
+/// inserts wrote it. The stub answers GetItem by key, and the query of the catalog's first
+/// page (the `byTitle` index in title order).
+async fn shelf_over_sdk() -> DynamoBookStore {
+    let stub = StubDynamo::start();
+    let written = stub.record_puts();
+    let store = DynamoBookStore::new(stub.client().await, "bookish-BooksTable");
+    for book in shelf_books() {
+        store.insert(&book).await.expect("the stub takes the shelf");
+    }
+    let items = std::mem::take(&mut *written.lock().expect("recorded lock"));
+    let mut by_title: Vec<Value> = items.iter().filter(|item| item["gsi1pk"]["S"] == "BOOKS").cloned().collect();
+    by_title.sort_by(|a, b| a["gsi1sk"]["S"].as_str().cmp(&b["gsi1sk"]["S"].as_str()));
+    stub.answer("GetItem", move |request| stub_dynamodb::get_item(&items, request));
+    stub.answer("Query", move |request| {
+        let first_page = request["IndexName"] == "byTitle"
+            && request["KeyConditionExpression"] == "#pk = :pk"
+            && request["ExpressionAttributeValues"][":pk"]["S"] == "BOOKS";
+        if !first_page {
+            return Err(format!("the stub answers only the catalog's first page, not {request}"));
+        }
+        Ok(stub_dynamodb::query_page(&by_title, request, &["pk", "sk", "gsi1pk", "gsi1sk"]))
+    });
     store
 }
 
@@ -71,34 +107,41 @@ fn isbn(n: usize) -> Isbn13 {
 pub struct CatalogRead {
     meta: Meta,
     event: Vec<u8>,
-    store: MemoryBookStore,
+    store: Box<dyn BookStore>,
+    over: Over,
     runtime: Runtime,
 }
 
 impl CatalogRead {
     const FUNCTION: &'static str = "catalog-read";
 
-    async fn new(route: &'static str, event: Fixture) -> Self {
+    async fn new(route: &'static str, event: Fixture, over: Over) -> Self {
+        let store: Box<dyn BookStore> = match over {
+            Over::MemoryPorts => Box::new(shelf().await),
+            Over::SdkStub => Box::new(shelf_over_sdk().await),
+        };
         Self {
             meta: Meta { function: Self::FUNCTION, route, success: Success::Status(200) },
             event: event.bytes(),
-            store: shelf().await,
+            store,
+            over,
             runtime: Runtime::new(Self::FUNCTION),
         }
     }
 
-    pub async fn get_book() -> Self {
-        Self::new("GET /v1/books/{id}", fixture!("catalog/get-book.json")).await
+    pub async fn get_book(over: Over) -> Self {
+        Self::new("GET /v1/books/{id}", fixture!("catalog/get-book.json"), over).await
     }
 
     /// The first page of five.
-    pub async fn list_books() -> Self {
-        Self::new("GET /v1/books?limit=5", fixture!("catalog/list-books.json")).await
+    pub async fn list_books(over: Over) -> Self {
+        Self::new("GET /v1/books?limit=5", fixture!("catalog/list-books.json"), over).await
     }
 
     /// An author's books by title prefix.
     pub async fn search_books() -> Self {
-        Self::new("GET /v1/books?author=george%20orwell&q=ani", fixture!("catalog/search-books.json")).await
+        let event = fixture!("catalog/search-books.json");
+        Self::new("GET /v1/books?author=george%20orwell&q=ani", event, Over::MemoryPorts).await
     }
 }
 
@@ -112,8 +155,12 @@ impl Case for CatalogRead {
     }
 
     async fn invoke(&self, event: &[u8]) -> Vec<u8> {
-        let store = &self.store;
+        let store = &*self.store;
         self.runtime.http(event, move |req| http::serve(req, move |req| read::handle(store, req))).await
+    }
+
+    fn over(&self) -> Over {
+        self.over
     }
 }
 

@@ -1,5 +1,6 @@
 //! `inventory-api` and `inventory-events` over a `MemoryStockStore` and a `MemoryPublisher`
-//! (in AWS, SQS).
+//! (in AWS, SQS); and `inventory-api`'s stock read over its `DynamoStockStore` and the SDK,
+//! against a stub stock table holding the sample book's stock.
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use bookish_shared::auth::Authenticator;
@@ -8,14 +9,16 @@ use bookish_shared::sqs::{self, MemoryPublisher};
 use inventory::consumer::{self, Deps};
 use inventory::routes;
 use inventory::stock::{Available, BookId};
-use inventory::store::{MemoryStockStore, StockStore};
+use inventory::store::{DynamoStockStore, MemoryStockStore, StockStore};
 use lambda_runtime::LambdaEvent;
+use serde_json::json;
 use time::OffsetDateTime;
 
 use super::SAMPLE_BOOK;
 use crate::fixtures::{fixture, Fixture};
 use crate::invocation::Runtime;
-use crate::runner::{Case, Meta, Success};
+use crate::runner::{Case, Meta, Over, Success};
+use crate::stub_dynamodb::{self, StubDynamo};
 
 const ORDER_STOCK_QUEUE: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/bookish-OrderStockQueue";
 /// The second book of the order-placed event.
@@ -32,13 +35,29 @@ async fn stocked(books: &[(&str, i64)]) -> MemoryStockStore {
     store
 }
 
+/// A `DynamoStockStore` over a stub stock table that answers GetItem with the sample
+/// book's stock item (the store's layout: 12 available, at version 1).
+async fn stocked_over_sdk() -> DynamoStockStore {
+    let stub = StubDynamo::start();
+    let items = vec![json!({
+        "pk": { "S": format!("STOCK#{SAMPLE_BOOK}") },
+        "bookId": { "S": SAMPLE_BOOK },
+        "available": { "N": "12" },
+        "version": { "N": "1" },
+        "updatedAt": { "S": bookish_shared::events::rfc3339(OffsetDateTime::now_utc()) },
+    })];
+    stub.answer("GetItem", move |request| stub_dynamodb::get_item(&items, request));
+    DynamoStockStore::new(stub.client().await, "bookish-StockTable")
+}
+
 /// `inventory-api`: a book's stock, read by anyone and set by admins.
 pub struct InventoryApi {
     meta: Meta,
     /// Sent in turn.
     events: Vec<Vec<u8>>,
     sent: usize,
-    store: MemoryStockStore,
+    store: Box<dyn StockStore>,
+    over: Over,
     auth: Authenticator,
     runtime: Runtime,
 }
@@ -46,19 +65,24 @@ pub struct InventoryApi {
 impl InventoryApi {
     const FUNCTION: &'static str = "inventory-api";
 
-    async fn new(route: &'static str, events: Vec<Fixture>) -> Self {
+    async fn new(route: &'static str, events: Vec<Fixture>, over: Over) -> Self {
+        let store: Box<dyn StockStore> = match over {
+            Over::MemoryPorts => Box::new(stocked(&[(SAMPLE_BOOK, 12)]).await),
+            Over::SdkStub => Box::new(stocked_over_sdk().await),
+        };
         Self {
             meta: Meta { function: Self::FUNCTION, route, success: Success::Status(200) },
             events: events.iter().map(Fixture::bytes).collect(),
             sent: 0,
-            store: stocked(&[(SAMPLE_BOOK, 12)]).await,
+            store,
+            over,
             auth: Authenticator::ApiGateway,
             runtime: Runtime::new(Self::FUNCTION),
         }
     }
 
-    pub async fn get_stock() -> Self {
-        Self::new("GET /v1/inventory/{bookId}", vec![fixture!("inventory/get-stock.json")]).await
+    pub async fn get_stock(over: Over) -> Self {
+        Self::new("GET /v1/inventory/{bookId}", vec![fixture!("inventory/get-stock.json")], over).await
     }
 
     /// Restocks one copy, then takes it back: each a conditional write, and the count stays
@@ -69,7 +93,7 @@ impl InventoryApi {
             event.set_body(&serde_json::json!({ "adjust": by }));
             event
         };
-        Self::new("PUT /v1/inventory/{bookId}", vec![adjust(1), adjust(-1)]).await
+        Self::new("PUT /v1/inventory/{bookId}", vec![adjust(1), adjust(-1)], Over::MemoryPorts).await
     }
 }
 
@@ -83,8 +107,12 @@ impl Case for InventoryApi {
         self.events[(self.sent - 1) % self.events.len()].clone()
     }
 
+    fn over(&self) -> Over {
+        self.over
+    }
+
     async fn invoke(&self, event: &[u8]) -> Vec<u8> {
-        let (store, auth) = (&self.store, &self.auth);
+        let (store, auth) = (&*self.store, &self.auth);
         self.runtime.http(event, move |req| http::serve(req, move |req| routes::handle(store, auth, req))).await
     }
 }

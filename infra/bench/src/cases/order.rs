@@ -1,7 +1,9 @@
 //! `order-api`, `order-stock-events` and `order-publisher` over a `MemoryOrderStore`, a
 //! `MemoryCart` and a `StaticCatalog` (in AWS, private invokes of `cart` and
 //! `catalog-read`), `ApproveAll` payments (in AWS, Stripe: the benchmark measures the
-//! handlers, not Stripe's latency) and a `MemoryPublisher` (in AWS, SQS).
+//! handlers, not Stripe's latency) and a `MemoryPublisher` (in AWS, SQS); and `order-api`'s
+//! order read over its `DynamoOrderStore` and the SDK, against a stub orders table holding
+//! the sample order as the store's own write put it.
 
 use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::Event;
@@ -17,14 +19,15 @@ use order::order::{CheckoutInput, IdempotencyKey, StoredOrder};
 use order::payments::{Authorization, Capture, PaymentError, PaymentGateway, Void};
 use order::publisher::{relay, Routes};
 use order::service::{self, CheckoutLimit, Saga, Services};
-use order::store::{IdempotencyRecord, MemoryOrderStore, OrderStore};
+use order::store::{DynamoOrderStore, IdempotencyRecord, MemoryOrderStore, OrderStore};
 use order::{consumer, routes};
 use time::OffsetDateTime;
 
 use super::{SAMPLE_BOOK, SHOPPER};
 use crate::fixtures::{fixture, Fixture};
 use crate::invocation::Runtime;
-use crate::runner::{Case, Meta, Success};
+use crate::runner::{Case, Meta, Over, Success};
+use crate::stub_dynamodb::{self, StubDynamo};
 
 /// The order the get-order, stock-reserved and outbox-stream events name.
 const SAMPLE_ORDER: &str = "019ac6f0-0000-7000-8000-000000000001";
@@ -122,13 +125,25 @@ impl SampleOrder {
     }
 
     /// Writes the order with its idempotency record (its `OrderPlaced` is not needed).
-    async fn write_to(&self, store: &MemoryOrderStore) {
+    async fn write_to(&self, store: &dyn OrderStore) {
         let record = IdempotencyRecord {
             key: "sample-order".into(),
             request_hash: String::new(),
             order_id: SAMPLE_ORDER.into(),
         };
-        store.create(&self.order, &record).await.expect("a new order in the memory store");
+        store.create(&self.order, &record).await.expect("a new order in the store");
+    }
+
+    /// A `DynamoOrderStore` over a stub orders table holding the order and its
+    /// idempotency record, as the store's own transaction put them; the stub answers GetItem.
+    async fn over_sdk(&self) -> DynamoOrderStore {
+        let stub = StubDynamo::start();
+        let written = stub.record_puts();
+        let store = DynamoOrderStore::new(stub.client().await, "bookish-OrdersTable");
+        self.write_to(&store).await;
+        let items = std::mem::take(&mut *written.lock().expect("recorded lock"));
+        stub.answer("GetItem", move |request| stub_dynamodb::get_item(&items, request));
+        store
     }
 }
 
@@ -140,6 +155,8 @@ pub struct OrderApi {
     /// `Idempotency-Key`, a full cart and an empty store.
     checkouts: Option<u64>,
     store: MemoryOrderStore,
+    /// When set, the handler reads through it instead of `store`.
+    dynamo: Option<DynamoOrderStore>,
     cart: MemoryCart,
     catalog: StaticCatalog,
     auth: Authenticator,
@@ -155,6 +172,7 @@ impl OrderApi {
             event,
             checkouts,
             store: MemoryOrderStore::default(),
+            dynamo: None,
             cart: MemoryCart::default(),
             catalog: catalog(),
             auth: Authenticator::ApiGateway,
@@ -178,10 +196,12 @@ impl OrderApi {
             .await
     }
 
-    pub async fn get_order() -> Self {
-        Self::new("GET /v1/orders/{id}", Success::Status(200), fixture!("order/get-order.json"), None)
-            .with_history()
-            .await
+    pub async fn get_order(over: Over) -> Self {
+        let case = Self::new("GET /v1/orders/{id}", Success::Status(200), fixture!("order/get-order.json"), None);
+        match over {
+            Over::MemoryPorts => case.with_history().await,
+            Over::SdkStub => Self { dynamo: Some(SampleOrder::new().await.over_sdk().await), ..case },
+        }
     }
 
     /// A card checkout of a two-book cart: priced, authorized, written with its event.
@@ -205,8 +225,20 @@ impl Case for OrderApi {
         self.event.bytes()
     }
 
+    fn over(&self) -> Over {
+        if self.dynamo.is_some() {
+            Over::SdkStub
+        } else {
+            Over::MemoryPorts
+        }
+    }
+
     async fn invoke(&self, event: &[u8]) -> Vec<u8> {
-        let saga = Saga { store: &self.store, payments: &ApproveAll };
+        let store: &dyn OrderStore = match &self.dynamo {
+            Some(dynamo) => dynamo,
+            None => &self.store,
+        };
+        let saga = Saga { store, payments: &ApproveAll };
         let services =
             Services { saga, cart: &self.cart, catalog: &self.catalog, limit: CheckoutLimit { per_minute: u32::MAX } };
         let (services, auth) = (&services, &self.auth);
