@@ -162,8 +162,7 @@ def evaluate(value, template: dict, parameters: dict[str, str]):
         return evaluate(chosen, template, parameters)
     if isinstance(value, dict) and value.get("Ref") == "AWS::NoValue":
         return None
-    refs = {"AWS::Region": provision.REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": provision.STACK_NAME,
-            "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", **parameters}
+    refs = {**provision.PSEUDO_PARAMETERS, **parameters}
     try:
         return provision.resolve(value, refs)
     except (KeyError, SystemExit) as err:

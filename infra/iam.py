@@ -59,8 +59,7 @@ def statements(role: dict) -> list[dict]:
     return found
 
 
-def as_list(value) -> list:
-    return value if isinstance(value, list) else [value]
+as_list = provision.as_list
 
 
 def show(resource) -> str:

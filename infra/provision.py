@@ -347,8 +347,7 @@ def api_params(cognito, operation: str, props: dict, renames: dict[str, str] | N
 def create_cognito(template: dict, stack: Stack) -> None:
     cognito = client("cognito-idp", stack.endpoint)
     resources = template.get("Resources", {})
-    refs = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": STACK_NAME,
-            "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+    refs = dict(PSEUDO_PARAMETERS)
 
     def of_type(rtype):
         return [(k, r) for k, r in resources.items() if r.get("Type") == rtype]
