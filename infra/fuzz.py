@@ -51,7 +51,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", type=Path, default=ROOT / ".local" / "stack.json")
     parser.add_argument("--examples", type=int, default=20, help="examples per operation and run")
-    parser.add_argument("--seconds", type=int, default=120, help="time budget of each run")
+    parser.add_argument("--seconds", type=int, default=60, help="time budget of each run")
     args = parser.parse_args()
     stack = json.loads(args.stack.read_text())
     users = stack["users"]

@@ -260,6 +260,9 @@ class Subjects:
         self.sqs = provision.client("sqs", described["awsEndpoint"])
         self.sink = sink = self.sqs.create_queue(QueueName="bench-sink")["QueueUrl"]
         env = dict(described["functionEnv"])
+        # As in AWS: traces go to the X-Ray daemon (runtime_api's stand-in), not to the local
+        # stack's OTLP receiver, which the release binaries are built without.
+        env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
         # Consumers publish into a queue nobody drains, so the driver stays idle while we time.
         env.update({k: sink for k in env if k.endswith("_QUEUE_URL")})
         self.env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root"),

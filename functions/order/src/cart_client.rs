@@ -39,8 +39,8 @@ pub struct LambdaCart {
 
 impl LambdaCart {
     /// `CART_FUNCTION` names the cart's function.
-    pub async fn from_env() -> Result<Self, bookish_shared::config::MissingEnv> {
-        Ok(Self { function: HttpFunction::from_env("CART_FUNCTION").await? })
+    pub fn from_env(aws: &bookish_shared::aws::SdkConfig) -> Result<Self, bookish_shared::config::MissingEnv> {
+        Ok(Self { function: HttpFunction::from_env(aws, "CART_FUNCTION")? })
     }
 
     async fn call(&self, call: HttpCall) -> Result<String, CartUnavailable> {

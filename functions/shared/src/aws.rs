@@ -3,13 +3,18 @@
 
 pub mod counting;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::BehaviorVersion;
+pub use aws_config::SdkConfig;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 
 /// Amazon Trust Services' roots and the Starfield root that cross-signs them: the
 /// certificate of every AWS service endpoint chains to one of these.
 pub(crate) const AWS_ROOTS: &[u8] = include_bytes!("../certs/aws-roots.pem");
 
+/// Load it once in `main` and hand it to every client: each load reads the profile files
+/// and builds a credentials chain and an HTTPS client with its own TLS setup, all in the
+/// cold start (BENCHMARKS.md, init options).
+///
 /// The SDK's defaults but for TLS, which trusts only the roots AWS endpoints use. The
 /// default HTTPS client reads and parses the system's whole root store (~150 certificates;
 /// on Debian a directory of ~300 files too) on every cold start, which measured as most

@@ -32,8 +32,8 @@ pub struct LambdaCatalog {
 
 impl LambdaCatalog {
     /// `CATALOG_FUNCTION` names the catalog's read function.
-    pub async fn from_env() -> Result<Self, config::MissingEnv> {
-        Ok(Self { function: HttpFunction::from_env("CATALOG_FUNCTION").await? })
+    pub fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, config::MissingEnv> {
+        Ok(Self { function: HttpFunction::from_env(aws, "CATALOG_FUNCTION")? })
     }
 }
 

@@ -5,10 +5,9 @@ use std::collections::HashMap;
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// One SDK client per cold start. Locally `AWS_ENDPOINT_URL` points it at moto.
-pub async fn client() -> aws_sdk_dynamodb::Client {
-    let config = crate::aws::config().await;
-    crate::aws_client!(aws_sdk_dynamodb, &config)
+/// One SDK client per cold start, on the binary's one `aws::config()`.
+pub fn client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    crate::aws_client!(aws_sdk_dynamodb, config)
 }
 
 pub fn s(value: impl Into<String>) -> AttributeValue {

@@ -124,9 +124,8 @@ struct InvokeResponse {
 
 impl HttpFunction {
     /// The function named by the environment variable `variable`.
-    pub async fn from_env(variable: &'static str) -> Result<Self, config::MissingEnv> {
-        let config = crate::aws::config().await;
-        Ok(Self { client: crate::aws_client!(aws_sdk_lambda, &config), name: config::required(variable)? })
+    pub fn from_env(aws: &aws_config::SdkConfig, variable: &'static str) -> Result<Self, config::MissingEnv> {
+        Ok(Self { client: crate::aws_client!(aws_sdk_lambda, aws), name: config::required(variable)? })
     }
 
     pub async fn call(&self, mut call: HttpCall) -> Result<HttpResponse, InvokeError> {

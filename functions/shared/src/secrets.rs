@@ -15,7 +15,7 @@ pub struct SecretUnavailable {
 /// Where a secret comes from.
 pub enum SecretSource {
     /// A SecureString parameter, read (decrypted) with `ssm:GetParameter`.
-    Ssm { name: String },
+    Ssm { name: String, aws: Box<aws_config::SdkConfig> },
     /// A value given in code: tests only.
     Value(String),
 }
@@ -37,7 +37,7 @@ impl Secret {
             .get_or_try_init(|| async {
                 match &self.source {
                     SecretSource::Value(value) => Ok(value.clone()),
-                    SecretSource::Ssm { name } => read_parameter(name).await,
+                    SecretSource::Ssm { name, aws } => read_parameter(name, aws).await,
                 }
             })
             .await
@@ -45,9 +45,9 @@ impl Secret {
     }
 }
 
-async fn read_parameter(name: &str) -> Result<String, SecretUnavailable> {
+async fn read_parameter(name: &str, aws: &aws_config::SdkConfig) -> Result<String, SecretUnavailable> {
     let unavailable = |reason: String| SecretUnavailable { name: name.to_owned(), reason };
-    let client = crate::aws_client!(aws_sdk_ssm, &crate::aws::config().await);
+    let client = crate::aws_client!(aws_sdk_ssm, aws);
     let output = client
         .get_parameter()
         .name(name)

@@ -180,9 +180,8 @@ pub struct SqsPublisher {
 }
 
 impl SqsPublisher {
-    pub async fn from_env() -> Self {
-        let config = crate::aws::config().await;
-        Self { client: crate::aws_client!(aws_sdk_sqs, &config) }
+    pub fn new(aws: &aws_config::SdkConfig) -> Self {
+        Self { client: crate::aws_client!(aws_sdk_sqs, aws) }
     }
 }
 

@@ -10,8 +10,9 @@ use lambda_http::{service_fn, Error};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
-    let store = DynamoCartStore::new(dynamo::client().await, config::required("CARTS_TABLE")?);
-    let catalog = LambdaCatalog::from_env().await?;
+    let aws = bookish_shared::aws::config().await;
+    let store = DynamoCartStore::new(dynamo::client(&aws), config::required("CARTS_TABLE")?);
+    let catalog = LambdaCatalog::from_env(&aws)?;
     let auth = Authenticator::from_env()?;
     let (store, catalog, auth) = (&store, &catalog, &auth);
     telemetry::run_http(service_fn(move |req| http::serve(req, move |req| routes::handle(store, catalog, auth, req))))

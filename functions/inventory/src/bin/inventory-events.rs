@@ -10,8 +10,9 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
-    let store = DynamoStockStore::new(dynamo::client().await, config::required("STOCK_TABLE")?);
-    let publisher = SqsPublisher::from_env().await;
+    let aws = bookish_shared::aws::config().await;
+    let store = DynamoStockStore::new(dynamo::client(&aws), config::required("STOCK_TABLE")?);
+    let publisher = SqsPublisher::new(&aws);
     let queue_url = config::required("ORDER_STOCK_QUEUE_URL")?;
     let deps = Deps { store: &store, publisher: &publisher, order_stock_queue_url: &queue_url };
     let deps = &deps;

@@ -13,9 +13,10 @@ use order::store::DynamoOrderStore;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
-    let payments = StripePayments::start()?;
-    let store = DynamoOrderStore::from_env().await?;
-    let (cart, catalog) = (LambdaCart::from_env().await?, LambdaCatalog::from_env().await?);
+    let aws = bookish_shared::aws::config().await;
+    let payments = StripePayments::start(&aws)?;
+    let store = DynamoOrderStore::from_env(&aws)?;
+    let (cart, catalog) = (LambdaCart::from_env(&aws)?, LambdaCatalog::from_env(&aws)?);
     let auth = Authenticator::from_env()?;
     let limit = CheckoutLimit::from_env()?;
     let services = Services { saga: Saga { store: &store, payments }, cart: &cart, catalog: &catalog, limit };

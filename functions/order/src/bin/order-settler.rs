@@ -13,8 +13,9 @@ use time::OffsetDateTime;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
-    let payments = StripePayments::start()?;
-    let store = DynamoOrderStore::from_env().await?;
+    let aws = bookish_shared::aws::config().await;
+    let payments = StripePayments::start(&aws)?;
+    let store = DynamoOrderStore::from_env(&aws)?;
     let older_than = Duration::from_secs(config::required("SETTLE_AFTER_SECONDS")?.parse()?);
     let saga = Saga { store: &store, payments };
     let saga = &saga;

@@ -11,8 +11,9 @@ use order::store::DynamoOrderStore;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
-    let payments = StripePayments::start()?;
-    let store = DynamoOrderStore::from_env().await?;
+    let aws = bookish_shared::aws::config().await;
+    let payments = StripePayments::start(&aws)?;
+    let store = DynamoOrderStore::from_env(&aws)?;
     let saga = Saga { store: &store, payments };
     let saga = &saga;
     telemetry::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

@@ -64,10 +64,13 @@ pub enum WarmUp {
 impl StripePayments {
     /// From `STRIPE_SECRET_KEY_PARAMETER` (an SSM SecureString name) and, locally,
     /// `STRIPE_API_BASE` (localstripe). In `prod` only Stripe's own API is accepted.
-    pub fn from_env(stage: Stage) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+    pub fn from_env(
+        stage: Stage,
+        aws: &bookish_shared::aws::SdkConfig,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let name = bookish_shared::config::required("STRIPE_SECRET_KEY_PARAMETER")?;
         let api_base = bookish_shared::config::optional("STRIPE_API_BASE").unwrap_or_else(|| STRIPE_API.to_owned());
-        Ok(Self::new(api_base, stage, SecretSource::Ssm { name })?)
+        Ok(Self::new(api_base, stage, SecretSource::Ssm { name, aws: Box::new(aws.clone()) })?)
     }
 
     pub fn new(api_base: impl Into<String>, stage: Stage, key: SecretSource) -> Result<Self, Refused> {
@@ -82,10 +85,12 @@ impl StripePayments {
     /// cold start does not wait for the key, and a key that does not suit the stage stops
     /// the process (Lambda reports the failed init) before any payment is tried.
     /// The stage is `STAGE`'s; a configuration the stage refuses is logged and returned.
-    pub fn start() -> Result<&'static Self, Box<dyn std::error::Error + Send + Sync>> {
+    pub fn start(
+        aws: &bookish_shared::aws::SdkConfig,
+    ) -> Result<&'static Self, Box<dyn std::error::Error + Send + Sync>> {
         let payments = Stage::from_env()
             .map_err(Into::into)
-            .and_then(Self::from_env)
+            .and_then(|stage| Self::from_env(stage, aws))
             .inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
         let payments: &'static Self = Box::leak(Box::new(payments));
         tokio::spawn(async move {

@@ -41,9 +41,9 @@ impl DynamoOrderStore {
     }
 
     /// The table `ORDERS_TABLE` names.
-    pub async fn from_env() -> Result<Self, bookish_shared::config::MissingEnv> {
+    pub fn from_env(aws: &bookish_shared::aws::SdkConfig) -> Result<Self, bookish_shared::config::MissingEnv> {
         let table = bookish_shared::config::required("ORDERS_TABLE")?;
-        Ok(Self::new(bookish_shared::dynamo::client().await, table))
+        Ok(Self::new(bookish_shared::dynamo::client(aws), table))
     }
 
     fn key(customer: &str, sk: String) -> Item {
