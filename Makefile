@@ -111,7 +111,7 @@ build: venv ## release zips for Lambda in target/lambda/<binary>/bootstrap.zip
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $$arch --output-format zip $(addprefix --bin ,$(BINS)); \
 	ls -l target/lambda/*/bootstrap.zip
 
-# Not part of `make test`: it takes ~40 minutes, mostly two release builds, and it
+# Not part of `make test`: it takes about an hour, mostly release builds, and it
 # measures rather than checks. BENCH_ARGS="--only cold,report" re-runs a part.
 BENCH_ARGS ?=
 bench: venv ## measure cold start, overhead, memory, size, cost and load; rewrite BENCHMARKS.md

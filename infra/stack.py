@@ -302,7 +302,7 @@ def dotenv_quote(value: str) -> str:
 # cargo lambda watch
 # --------------------------------------------------------------------------
 
-def start_watch(local: Local, reload: bool = True, release: bool = False) -> subprocess.Popen:
+def start_watch(local: Local, reload: bool = True, release: bool = False, concurrency: int = 1) -> subprocess.Popen:
     pidfile = local.dir / "watch.pid"
     procs.stop(pidfile, WATCH_MARKER)  # a previous one has the previous pool ids
     if procs.port_open(local.lambda_port):
@@ -325,6 +325,10 @@ def start_watch(local: Local, reload: bool = True, release: bool = False) -> sub
         argv.append("--ignore-changes")
     if release:
         argv.append("--release")  # the optimised build that ships (make bench measures it)
+    if concurrency > 1:
+        # Instances per function, as Lambda starts one per concurrent request (each cold at
+        # first); one by default, so that a test's requests meet one process.
+        argv += ["--concurrency", str(concurrency)]
     log(f"starting cargo lambda watch on {local.lambda_url} (log {log_path.relative_to(ROOT)})")
     return procs.start(argv, pidfile, log_path, env, ROOT)
 
@@ -604,7 +608,8 @@ def bring_up(local: Local, args, before_watch=None) -> tuple[list[subprocess.Pop
         described, test_env = fresh()
     # Only a developer's stack follows their edits: a run that measures or tests one build must not
     # restart functions under its requests.
-    watch = start_watch(local, reload=args.command in ("dev", "up") and not args.no_reload, release=args.release)
+    watch = start_watch(local, reload=args.command in ("dev", "up") and not args.no_reload, release=args.release,
+                        concurrency=getattr(args, "concurrency", 1))
     gateway = start_apigw(local)
     wait_api(local, watch)
     driver = start_driver(local, args.dump_events)

@@ -12,6 +12,8 @@ Phases (each can be skipped or run alone with --only; see --help):
            share the machine's moods
   cold-throttled  the cold subjects again, each in a cgroup with a 128 MB Lambda's CPU
            share and in one without (cpu_share.py)
+  init-options  each way tried of closing the init gap (a patch, built in a worktree, or an
+           environment change) exec'd beside the committed binary (init_options.py)
   memory   each subject again, 1,000 warm invocations, then its peak RSS; the warm
            durations feed the cost model
   overhead target/release/warm-overhead: each handler's CPU time per request over in-memory
@@ -58,6 +60,7 @@ sys.path[:0] = [str(ROOT / "infra"), str(HERE)]
 import cost  # noqa: E402
 import cpu_share  # noqa: E402
 import e2e  # noqa: E402
+import init_options  # noqa: E402
 import provision  # noqa: E402
 import report  # noqa: E402
 import runtime_api  # noqa: E402
@@ -71,7 +74,7 @@ PYTHON_DIR = HERE / "python"
 RELEASE = ROOT / "target" / "release"
 TARGETS = HERE / "targets.json"  # the promises each measure is judged against
 LAST_RUN = HERE / "last-run.json"  # committed: what BENCHMARKS.md was rendered from
-PHASES = ["build", "stack", "cold", "cold-throttled", "memory", "overhead", "cost", "load", "e2e", "report"]
+PHASES = ["build", "stack", "cold", "cold-throttled", "init-options", "memory", "overhead", "cost", "load", "e2e", "report"]
 FLOOR = "hello-world"
 HARNESS = "do-nothing"  # speaks the Runtime API and nothing else: the harness's own cost
 FIXTURE_BOOK = "0123456789abcdef"  # the book id the events/ fixtures use
@@ -393,13 +396,21 @@ def phase_memory(subjects: Subjects, invocations: int) -> dict:
 # Warm overhead, checkout cost, load
 # --------------------------------------------------------------------------
 
-def phase_overhead() -> list[dict]:
+def phase_overhead() -> dict:
+    """Every case with traces and metrics on, as the functions run in AWS (`cases`); then with
+    traces off and with metrics off, so that what each costs per request is a difference."""
     binary = RELEASE / "warm-overhead"
-    log(f"{binary.relative_to(ROOT)}")
     # Traces on, as Tracing: Active has them in AWS: every span is sent to the (stand-in) daemon.
-    env = {**os.environ, "AWS_XRAY_DAEMON_ADDRESS": runtime_api.xray_daemon_address()}
-    out = subprocess.run([str(binary)], cwd=ROOT, check=True, capture_output=True, text=True, env=env).stdout
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    traced = {"AWS_XRAY_DAEMON_ADDRESS": runtime_api.xray_daemon_address()}
+    base = {k: v for k, v in os.environ.items() if k not in ("AWS_XRAY_DAEMON_ADDRESS", "BENCH_WITHOUT_METRICS")}
+    arms = {"cases": traced, "traces_off": {}, "metrics_off": {**traced, "BENCH_WITHOUT_METRICS": "1"}}
+    results = {}
+    for arm, env in arms.items():
+        log(f"{binary.relative_to(ROOT)} ({arm.replace('_', ' ')})")
+        out = subprocess.run([str(binary)], cwd=ROOT, check=True, capture_output=True, text=True,
+                             env={**base, **env}).stdout
+        results[arm] = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return results
 
 
 def api(described: dict, method: str, path: str, body=None, token: str | None = None,
@@ -645,14 +656,16 @@ def main() -> int:
         save("build", {"seconds": round(time.monotonic() - started)})
         save("size", zip_sizes(binaries))
     local = stack.Local("bench", *stack.PROFILES["bench"])
-    needs_stack = {"stack", "cold", "cold-throttled", "memory", "cost", "load", "e2e"} & set(phases)
+    needs_stack = {"stack", "cold", "cold-throttled", "init-options", "memory", "cost", "load", "e2e"} & set(phases)
     try:
         if needs_stack:
             if "cost" in phases:  # the functions (through watch) and moto count every AWS call
                 os.environ[cost.COUNT_ENV] = "1"
             local.dir.mkdir(parents=True, exist_ok=True)
+            # As many instances of each function as shoppers in the e2e phase: Lambda runs one
+            # per concurrent request, where one instance would queue them all behind each other.
             up_args = argparse.Namespace(command="bench", dump_events=None, release=True,
-                                         seed=ROOT / "infra" / "seed" / "books.json")
+                                         seed=ROOT / "infra" / "seed" / "books.json", concurrency=args.e2e_shoppers)
             _, described = stack.bring_up(local, up_args)
             # One real order first: the cost model prices its items as the checkout left
             # them, and the stock consumer gets that order's StockReserved to replay.
@@ -663,6 +676,9 @@ def main() -> int:
             save("cold", phase_cold(subjects, args.rounds))
         if "cold-throttled" in phases:
             save("cold_throttled", cpu_share.phase(subjects, args.rounds, summary, log=log))
+        if "init-options" in phases:
+            init_options.build(packages, log)
+            save("init_options", init_options.phase(subjects, args.rounds, summary, RELEASE, log=log))
         if "memory" in phases:
             save("memory", phase_memory(subjects, args.invocations))
         if "cost" in phases:
@@ -683,7 +699,7 @@ def main() -> int:
         if needs_stack:
             stack.stop_all(local)
     if "overhead" in phases:
-        save("overhead", {"cases": phase_overhead()})
+        save("overhead", phase_overhead())
     if "report" in phases:
         save("targets", json.loads(TARGETS.read_text()))
         (ROOT / "BENCHMARKS.md").write_text(report.render(results))

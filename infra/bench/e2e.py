@@ -241,7 +241,7 @@ def journey(spans: list[dict], sent_ns: int) -> dict | None:
                    for c in own_calls(hop, hop["service"])) / 1e6
 
     consumers = [i for i, s in enumerate(path) if s["kind"] == "consumer"]
-    segments = [{"segment": "before order-api runs: the API stand-in, and watch's busy instance",
+    segments = [{"segment": "before order-api runs: the API stand-in, and watch finding (or starting) an instance",
                  "kind": "local API",
                  "ms": (request["startNs"] - sent_ns) / 1e6}]
     sends = [sent_at(path[i - 1], path[i]) for i in consumers]
@@ -344,9 +344,12 @@ def emulator_notes(described: dict, local_dir: Path) -> list[str]:
         f"Stream: the driver reads the orders stream when idle every {driver.STREAM_IDLE_SECONDS} s, "
         f"backing off to {driver.STREAM_IDLE_MAX_SECONDS} s while nothing comes; Lambda polls a shard "
         f"{LAMBDA_STREAM_POLLS_PER_S} times a second ({LAMBDA_STREAM_SOURCE}).",
-        f"Functions: cargo lambda watch runs {instances if instances is not None else '?'} instance(s) of each "
-        f"function, so concurrent shoppers queue for order-api, cart and catalog-read (and the consumers for "
-        f"each other); Lambda would start more instances, each paying a cold start the first time.",
+        (f"Functions: cargo lambda watch runs up to {instances} instances of each function, one per concurrent "
+         "request as Lambda does (each cold the first time), but all of them share this machine's cores."
+         if instances and instances > 1 else
+         f"Functions: cargo lambda watch runs {instances if instances is not None else '?'} instance(s) of each "
+         f"function, so concurrent shoppers queue for order-api, cart and catalog-read (and the consumers for "
+         f"each other); Lambda would start more instances, each paying a cold start the first time."),
         "AWS calls: moto answers DynamoDB, SQS, SES, Cognito and Lambda invokes in one Python process "
         "sharing this machine; the calls columns are moto's times, not AWS's (DynamoDB, SQS and SES "
         "answer in single-digit milliseconds within a region). Stripe is localstripe.",
@@ -427,8 +430,8 @@ def end_to_end(e2e: dict | None) -> str:
         "`notification-events`), read from the spans the functions exported (`.local/bench/spans.jsonl`): "
         "the spans and the shoppers share the host's wall clock. The `POST` itself answered in "
         f"{ms(e2e['post_ms']['median'])} ms at the median, {ms(e2e['post_ms']['p99'])} ms at p99. Counted "
-        "from the order's write instead, the times leave out the API and the shoppers queueing for the "
-        "local stack's one `order-api` instance: the asynchronous part alone.",
+        "from the order's write instead, the times leave out the API and the shoppers waiting for the "
+        "local stack's `order-api` instances: the asynchronous part alone.",
         "| from `POST /v1/orders` to | p50 ms | p99 ms | orders |\n|---|---|---|---|\n" + "\n".join(rows),
         "**Where the time goes**, along each order's critical path (its spans, from the shopper's `POST` to "
         "the email): each message's wait in the orders stream or a queue (from the end of the call that "

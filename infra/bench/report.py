@@ -174,10 +174,39 @@ class Report:
             f"What is left beyond the floor ({min(overs):.2f} to {max(overs):.2f} ms in this run) is the AWS SDK's "
             "setup: `aws_config` loading the region and credential chains and the profile files, each client's "
             "endpoint resolver (every SDK crate parses its own partition table) and runtime plugins, plus the "
-            f"page faults and allocations of a larger binary{sizes}. Closing it would take creating each SDK "
-            "client lazily, on the first request that needs it (which moves the cost into that request rather "
-            "than removing it), and fewer SDK crates per binary. In Lambda the sandbox's own start comes on top "
-            "for every runtime alike, which is why the Node.js ratio is the one users feel."
+            f"page faults and allocations of a larger binary{sizes}, and the trace and metrics pipelines. "
+            "**Init options** below measures each way tried of closing it, and what each would cost. Two more "
+            "were not built: creating each SDK client lazily, on the first request that needs it, moves the "
+            "cost into that request rather than removing it; and fewer SDK crates per binary would mean "
+            "calling those services without their SDKs, since each crate a function links serves a port it "
+            "uses. In Lambda the sandbox's own start comes on top for every runtime alike, which is why the "
+            "Node.js ratio is the one users feel."
+        )
+
+    def init_options(self) -> str:
+        phase = self.r.get("init_options")
+        if not phase:
+            return NOT_MEASURED
+        rows, notes = [], []
+        for option in phase["options"]:
+            for binary, m in option["binaries"].items():
+                committed, variant = m["committed"], m["option"]
+                change = variant["init_ms"]["median"] - committed["init_ms"]["median"]
+                rows.append([f"`{option['name']}`", f"`{binary}`", spread(committed["init_ms"]),
+                             spread(variant["init_ms"]), f"{change:+.2f}",
+                             ms(committed["first_response_ms"]["median"]), ms(variant["first_response_ms"]["median"])])
+            notes.append(f"- `{option['name']}` ({option['how']}): {option['what']}. {option['verdict'].capitalize()}.")
+        floor = phase["floor"]["init_ms"]
+        return (
+            provenance(phase)
+            + "Each option is a patch to the committed code, built with the release profile in a worktree, or a "
+            "change to the function's environment; its binary was exec'd beside the committed binary of the same "
+            f"name and `{FLOOR}` ({spread(floor)} ms init here), {floor['n']} times each in shuffled rounds, with "
+            "the cold-start table's events (`infra/bench/init_options.py`). Milliseconds, median (p10–p90); "
+            "**change** is the option's init median minus the committed binary's: negative is faster.\n\n"
+            + table(["option", "binary", "committed init ms", "with the option init ms", "change ms",
+                     "committed first response ms", "with the option first response ms"], rows)
+            + "\n\n" + "\n".join(notes)
         )
 
     def cold_choices(self) -> str:
@@ -226,7 +255,29 @@ class Report:
             f"JSON out) and the JSON request log line, {cases[0]['iterations']:,} iterations after a warm-up "
             "(`target/release/warm-overhead`, source in `infra/bench/src/`). The target is judged on CPU time: "
             "the worst p99 of every case below, both tables. Wall time is beside it. Microseconds.\n\n"
-            + "\n\n".join(tables)
+            + "\n\n".join(tables) + self.observability_cost(phase)
+        )
+
+    def observability_cost(self, phase: dict) -> str:
+        """What traces and metrics add per request: the cases again with each turned off."""
+        if "traces_off" not in phase or "metrics_off" not in phase:
+            return ""
+        off = {arm: {c["case"]: c for c in phase[arm]} for arm in ("traces_off", "metrics_off")}
+        rows = []
+        for c in phase["cases"]:
+            if c["case"] not in off["traces_off"] or c["case"] not in off["metrics_off"]:
+                continue
+            traces_off, metrics_off = off["traces_off"][c["case"]], off["metrics_off"][c["case"]]
+            rows.append([f"`{c['case']}`", f"{c['p50_us']:.1f}", f"{traces_off['p50_us']:.1f}",
+                         f"{c['p50_us'] - traces_off['p50_us']:+.1f}", f"{metrics_off['p50_us']:.1f}",
+                         f"{c['p50_us'] - metrics_off['p50_us']:+.1f}"])
+        return (
+            "\n\n**What traces and metrics cost per request.** Every case above again, once with traces off (no "
+            "X-Ray daemon address: the functions build no trace pipeline) and once with metrics off (a no-op "
+            "recorder takes the functions' place), same iterations; CPU p50 in microseconds, and each one's "
+            "**cost** as on minus off (within a few microseconds is the noise of separate runs). Their cost at "
+            "cold start is the `traces-off` row of **Init options**.\n\n"
+            + table(["handler and route", "all on", "traces off", "traces cost", "metrics off", "metrics cost"], rows)
         )
 
     # ---------------------------------------------------------------- memory
@@ -360,7 +411,8 @@ class Report:
                  "it was measured." if len(runs) > 1 else "")
         build = self.r.get("build")
         took = (f" (its build phase alone took {build['seconds'] / 60:.0f} minutes in the run that wrote this: "
-                "release builds, natively and for Lambda)" if build else "")
+                "release builds, natively and for Lambda, of what the target directory did not hold yet)"
+                if build else "")
         deployed = self.setup.get("lambda_arch")
         arches = (f" Lambda runs the functions on {deployed} (the services' templates); they are timed here as "
                   f"{m['arch']} builds of the same release profile." if deployed and deployed != m["arch"] else "")
@@ -380,6 +432,7 @@ re-runs one part; `--help` lists the phases and knobs. Raw numbers: `.local/benc
     def render(self) -> str:
         sections = [
             ("Cold start", self.cold()),
+            ("Init options", self.init_options()),
             ("Warm overhead", self.overhead()),
             ("Memory", self.memory()),
             ("Artifact size", self.size()),

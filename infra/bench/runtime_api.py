@@ -130,10 +130,11 @@ def xray_daemon_address() -> str:
     return f"{host}:{port}"
 
 
-def lambda_env(name: str, api: str, memory_mb: int) -> dict[str, str]:
-    """The variables Lambda sets for every runtime (the Rust runtime requires the first four)."""
+def lambda_env(name: str, api: str, memory_mb: int, tracing: bool = True) -> dict[str, str]:
+    """The variables Lambda sets for every runtime (the Rust runtime requires the first three); the
+    daemon's address only with tracing on (`Tracing: Active`)."""
     return {
-        "AWS_XRAY_DAEMON_ADDRESS": xray_daemon_address(),
+        **({"AWS_XRAY_DAEMON_ADDRESS": xray_daemon_address()} if tracing else {}),
         "AWS_LAMBDA_RUNTIME_API": api,
         "AWS_LAMBDA_FUNCTION_NAME": name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
@@ -153,13 +154,13 @@ class Function:
     """One running function process behind its own Runtime API endpoint."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], cwd: Path, log: Path,
-                 memory_mb: int = 128) -> None:
+                 memory_mb: int = 128, tracing: bool = True) -> None:
         self.name = name
         self._server = _Server()
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         api = f"127.0.0.1:{self._server.server_address[1]}"
         self._argv, self._cwd, self._log = argv, cwd, log
-        self._env = {**env, **lambda_env(name, api, memory_mb)}
+        self._env = {**env, **lambda_env(name, api, memory_mb, tracing)}
         self.proc: subprocess.Popen | None = None
         self.started_ns = 0
 
@@ -236,9 +237,9 @@ class ColdStart:
 
 
 def cold_start(name: str, argv: list[str], env: dict[str, str], cwd: Path, log: Path, event: bytes,
-               memory_mb: int = 128) -> ColdStart:
+               memory_mb: int = 128, tracing: bool = True) -> ColdStart:
     """Exec a fresh process, hand it `event`, and time init and first response."""
-    with Function(name, argv, env, cwd, log, memory_mb) as function:
+    with Function(name, argv, env, cwd, log, memory_mb, tracing) as function:
         outcome = function.wait(function.start(event))
         assert function.first_next_ns is not None  # it asked for the event it answered
         return ColdStart(

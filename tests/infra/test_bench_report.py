@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,6 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "infra"), str(REPO / "infra" / "bench")]
 
 import bench  # noqa: E402
+import init_options  # noqa: E402
 import report  # noqa: E402
 
 OPEN, CLOSE = "\ue000", "\ue001"  # private-use characters around each traced value as printed
@@ -138,7 +140,7 @@ def synthetic_results() -> dict:
     cold = {name: {"init_ms": summary(init[name]), "first_response_ms": summary(init[name] * 3)} for name in subjects}
     for name in rust:
         cold[name]["binary_bytes"] = rng.randrange(900_000, 7_800_000)
-    return {
+    results = {
         "targets": {**json.loads(bench.TARGETS.read_text()), **stamp(23, 23)},
         "machine": {"cpu": "Imaginary CPU 9754", "cores": 3, "memory_gib": 7.8, "arch": "x86_64",
                     "kernel": "6.1.0-18-amd64", "system_root_files": 291, "system_root_bundle_certificates": 146,
@@ -161,12 +163,22 @@ def synthetic_results() -> dict:
                                 "wall": {"p50_us": rng.uniform(10, 60), "p99_us": rng.uniform(15, 900)}}
                                for over, suffix in (("in-memory ports", ""), ("AWS SDK, stub DynamoDB", " [sdk+stub]"))
                                for name in BINARIES], **stamp(21, 21)},
+        "init_options": {"floor": {"init_ms": summary(2.6), "first_response_ms": summary(3.1)}, "options": [
+            {"name": name, "what": f"what {name} changes", "verdict": f"taken: {name}", "how": "the environment",
+             "binaries": {b: {"committed": {"init_ms": summary(4.0), "first_response_ms": summary(9.0)},
+                              "option": {"init_ms": summary(3.7), "first_response_ms": summary(9.4)}}
+                          for b in BINARIES[:2]}}
+            for name in ("config-per-client", "traces-off")], **stamp(22, 22)},
         "load": {**{f"{who} GET /v1/books/{{id}}": {
             "url": "http://127.0.0.1:5052/v1/books/abc", "seconds": 30, "threads": 2, "connections": 8,
             "requests": rng.randrange(600, 270_000), "rps": rng.uniform(20, 9000), "errors": 0,
             "latency_ms": {"p50": rng.uniform(0.5, 300), "p75": 1.0, "p90": 2.0, "p99": rng.uniform(5, 480)}}
             for who in ("bookish", "express")}, **stamp(22, 22)},
     }
+    overhead = results["overhead"]
+    for arm in ("traces_off", "metrics_off"):  # the same cases, each a little cheaper
+        overhead[arm] = [{**case, "p50_us": case["p50_us"] * rng.uniform(0.8, 1.0)} for case in overhead["cases"]]
+    return results
 
 
 def real_results() -> dict[str, dict]:
@@ -208,10 +220,16 @@ def test_a_number_typed_into_the_prose_is_caught(results, monkeypatch):
 def test_every_section_of_a_whole_run_is_rendered():
     rendered = report.render(synthetic_results())
     sections = re.findall(r"^## (.+)\n\n(.*)$", rendered, re.M)
-    measured_here = {"Cold start", "Warm overhead", "Memory", "Artifact size", "Local load"}
+    measured_here = {"Cold start", "Init options", "Warm overhead", "Memory", "Artifact size", "Local load"}
     assert {title for title, first_line in sections if first_line.startswith("_Measured 2031")} == measured_here
     assert "different runs of `make bench`" in rendered
     assert "with uncommitted changes" in rendered
+
+
+def test_what_observability_and_each_init_option_cost_is_shown():
+    rendered = report.render(synthetic_results())
+    assert "| handler and route | all on | traces off | traces cost | metrics off | metrics cost |" in rendered
+    assert "| `traces-off` | `cart` |" in rendered
 
 
 def test_the_init_ratio_is_judged_net_of_the_harness():
@@ -251,3 +269,13 @@ def test_the_architecture_is_read_from_the_elf_header():
         assert bench.elf_arch(python.read(20)) == bench.platform.machine().replace("aarch64", "arm64")
     with pytest.raises(SystemExit):
         bench.elf_arch(b"PK\x03\x04" + bytes(16))
+
+
+def test_every_init_option_patch_applies_to_the_tree():
+    """make bench builds each patched option from HEAD: a patch the code has moved away from
+    would stop the run there."""
+    patched = [option for option in init_options.OPTIONS if option.patch]
+    assert patched
+    for option in patched:
+        patch = init_options.PATCHES / f"{option.name}.patch"
+        subprocess.run(["git", "apply", "--check", str(patch)], cwd=REPO, check=True)

@@ -85,7 +85,7 @@ def test_a_journey_is_cut_into_waits_and_function_time_that_add_up():
     assert (journey["written_to_confirmed_ms"], journey["written_to_email_ms"]) == (100, 170)  # from 20 ms
     segments = {s["segment"]: s for s in journey["segments"]}
     assert [(s["segment"], s["ms"]) for s in journey["segments"]] == [
-        ("before order-api runs: the API stand-in, and watch's busy instance", 1),
+        ("before order-api runs: the API stand-in, and watch finding (or starting) an instance", 1),
         ("order-api: POST /v1/orders until the order is written", 19),
         ("stream wait before order-publisher (OrderPlaced)", 30),
         ("order-publisher: OrderPlaced until it sends on", 9),

@@ -38,7 +38,13 @@ fn main() -> ExitCode {
         }
     };
     // The functions' own subscriber and metrics, so each case pays for its log lines'
-    // formatting and its metrics (written to a sink by `Runtime::invoke`).
+    // formatting and its metrics (written to a sink by `Runtime::invoke`). Traces are on
+    // when AWS_XRAY_DAEMON_ADDRESS is set, as in the functions. With
+    // BENCH_WITHOUT_METRICS=1 a no-op recorder takes the global slot first, so the
+    // functions' metrics find it taken and stay off: what metrics cost, by difference.
+    if std::env::var_os("BENCH_WITHOUT_METRICS").is_some() {
+        metrics::set_global_recorder(metrics::NoopRecorder).expect("no recorder yet");
+    }
     telemetry::init_writing_to("bench", "warm-overhead", std::io::sink);
     // As in every function's main: one thread, no work stealing.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
