@@ -96,8 +96,10 @@ clippy:
 
 # Lambda runs the functions on arm64 (template.yaml). The aarch64 std library
 # comes from rustup; without it we still prove the release build on x86-64.
-# BINS="a b" builds only those functions; empty builds every one.
+# BINS="a b" builds only those functions; empty builds every one. PACKAGE=<name> for a
+# package outside the workspace's default members (make bench's hello-world floor).
 BINS ?=
+PACKAGE ?=
 build: venv ## release zips for Lambda in target/lambda/<binary>/bootstrap.zip
 	@if rustup target list --installed | grep -qx '$(AARCH64)' \
 	    || timeout 600 rustup target add $(AARCH64); then \
@@ -108,7 +110,7 @@ build: venv ## release zips for Lambda in target/lambda/<binary>/bootstrap.zip
 	  arch=--x86-64; \
 	fi; \
 	echo "cargo lambda build --release $$arch --output-format zip"; \
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $$arch --output-format zip $(addprefix --bin ,$(BINS)); \
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $$arch --output-format zip $(addprefix -p ,$(PACKAGE)) $(addprefix --bin ,$(BINS)); \
 	ls -l target/lambda/*/bootstrap.zip
 
 # Not part of `make test`: it takes about an hour, mostly release builds, and it
