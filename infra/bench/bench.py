@@ -341,15 +341,22 @@ class Subjects:
         argv, cwd = self.start_args(name)
         with runtime_api.Function(name, argv, self.env_for(name), cwd, self.logs / f"{name}.log") as function:
             self.saw(name, function.wait(function.start(self.event(name))).body)
-            durations = []
+            durations, failed = [], []
             for i in range(invocations):
                 if i % 100 == 0:
                     self.drain_sink()
                 nanos, body = function.invoke(self.event(name))
-                self.saw(name, body)
                 durations.append(nanos / 1e6)
+                try:
+                    self.saw(name, body)
+                except SystemExit as failure:
+                    # A consumer cuts a batch short when moto stalls past the deadline: counted,
+                    # and the run goes on unless it is more than a stray one.
+                    failed.append(str(failure))
+                    if len(failed) > invocations // 100:
+                        raise
             return {"invocations": invocations, "duration_ms": summary(durations),
-                    "peak_rss_kib": function.peak_rss_kib()}
+                    "peak_rss_kib": function.peak_rss_kib(), "failed": failed}
 
 
 def summary(samples: list[float]) -> dict:
