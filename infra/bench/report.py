@@ -310,7 +310,19 @@ class Report:
             "is the harness's view of one invocation (event handed over to response posted), store "
             "round-trips to moto included.\n\n"
             + table(["subject", "peak RSS MB", "warm median ms", "warm p99 ms"], rows)
+            + self.memory_failures(memory)
         )
+
+    @staticmethod
+    def memory_failures(memory: dict) -> str:
+        """The invocations a consumer cut short (moto stalling past the deadline), if any."""
+        failed = {name: m["failed"] for name, m in memory.items() if isinstance(m, dict) and m.get("failed")}
+        if not failed:
+            return ""
+        return ("\n\nCut short by the deadline (moto stalled past it) and counted in the durations above, "
+                "each a warm invocation that reported its batch item as failed: "
+                + "; ".join(f"`{name}`: " + "; ".join(f"{failure}" for failure in failures)
+                            for name, failures in failed.items()) + ".")
 
     # ---------------------------------------------------------------- size
     def size(self) -> str:

@@ -226,6 +226,13 @@ def test_every_section_of_a_whole_run_is_rendered():
     assert "with uncommitted changes" in rendered
 
 
+def test_invocations_cut_short_in_the_memory_phase_are_told():
+    results = synthetic_results()
+    results["memory"]["inventory-events"]["failed"] = ["inventory-events reported batch item failures: [...]"]
+    assert "`inventory-events`: inventory-events reported batch item failures: [...]" in report.render(results)
+    assert untraced_numbers(report.render(traced(results))) == []
+
+
 def test_what_observability_and_each_init_option_cost_is_shown():
     rendered = report.render(synthetic_results())
     assert "| handler and route | all on | traces off | traces cost | metrics off | metrics cost |" in rendered
