@@ -770,9 +770,11 @@ def price(steps, durations_ms: dict[str, float], memory_mb: dict[str, int]) -> d
 
 
 def _num(x: float) -> str:
+    """Without trailing zeros; formatted in one go, so that the number is printed as given
+    (tests/infra/test_bench_report.py traces every number the report prints)."""
     if abs(x - round(x)) < 1e-9:
-        return str(int(round(x)))
-    return f"{x:.2f}".rstrip("0").rstrip(".") if abs(x) >= 0.1 else f"{x:.3g}"
+        return f"{round(x):.0f}"
+    return f"{round(x, 2):g}" if abs(x) >= 0.1 else f"{x:.3g}"
 
 
 def _money(x: float) -> str:

@@ -29,7 +29,7 @@ import report  # noqa: E402
 OPEN, CLOSE = "\ue000", "\ue001"  # private-use characters around each traced value as printed
 TRACED_TEXT = re.compile(f"{OPEN}[^{CLOSE}]*{CLOSE}")
 # Digits in the template that are names, not numbers.
-NAMES = re.compile(r"\bboto3\b|/v1/|\bp\d\d\b")  # a package; the API's version in routes; percentiles by name
+NAMES = re.compile(r"\bboto3\b|/v1/|\bp\d\d\b|\barm64\b")  # a package; the API's version in routes; percentiles by name; an architecture
 
 
 def mark(text: str) -> str:
