@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Callable
 
 import runtime_api
+from report import FLOOR
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 PATCHES = HERE / "init-options"
 TARGET = ROOT / "target" / "init-options"
-FLOOR = "hello-world"
 
 
 @dataclass
