@@ -259,7 +259,6 @@ def function_env(stack: provision.Stack, lambda_url: str, stripe_endpoint: str,
         "AWS_REGION": provision.REGION,
         "AWS_DEFAULT_REGION": provision.REGION,
         **provision.CREDENTIALS,
-        "AWS_EC2_METADATA_DISABLED": "true",  # never wait on an instance metadata probe
         "AUTH_JWKS_URL": stack.jwks_url,
         "AUTH_ISSUER": stack.issuer,
         "AUTH_AUDIENCE": stack.user_pool_client_id,

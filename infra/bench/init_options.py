@@ -42,16 +42,17 @@ class Option:
 
 OPTIONS = [
     Option("config-per-client",
-           "each SDK client loads its own `aws_config` (the code before this option was taken): the profile "
-           "files, the credential and region chains and an HTTPS client with its TLS setup, once per client",
-           "taken: one `aws::config()` per binary, loaded in `main` and handed to every client; the table shows "
+           "each SDK client builds its own configuration (the code before this option was taken): an HTTPS "
+           "client with its TLS setup, once per client",
+           "taken: one `aws::config()` per binary, built in `main` and handed to every client; the table shows "
            "what it bought (the committed binary is the option)",
            ["order-api", "cart"], patch=True),
-    Option("environment-credentials",
-           "credentials and region from the environment only (Lambda sets both) instead of the SDK's default "
-           "chains, which also look at the profile files, web identity, the container and instance metadata",
-           "not taken: for the difference in the table it would give up the default chain's profiles and SSO "
-           "for developers running the functions outside Lambda",
+    Option("default-chains",
+           "the SDK's default credential and region chains (the code before this option was taken), which also "
+           "read the profile files and know web identity, SSO, the container and instance metadata, instead of "
+           "the environment only, where Lambda puts credentials and region",
+           "taken: a function never uses the other sources, and the chains link an STS client into every "
+           "binary; the table shows what it bought (the committed binary is the option)",
            ["catalog-read", "order-api"], patch=True),
     Option("stripe-on-first-payment",
            "no Stripe warm-up at init: the key's SSM read and the Stripe client's TLS setup wait for the first "

@@ -172,8 +172,7 @@ class Report:
                      f"{cold[FLOOR]['binary_bytes'] / MB:.1f} MB, native builds)")
         return (
             f"What is left beyond the floor ({min(overs):.2f} to {max(overs):.2f} ms in this run) is the AWS SDK's "
-            "setup: `aws_config` loading the region and credential chains and the profile files, each client's "
-            "endpoint resolver (every SDK crate parses its own partition table) and runtime plugins, plus the "
+            "setup: each client's endpoint resolver (every SDK crate parses its own partition table) and runtime plugins, plus the "
             f"page faults and allocations of a larger binary{sizes}, and the trace and metrics pipelines. "
             "**Init options** below measures each way tried of closing it, and what each would cost. Two more "
             "were not built: creating each SDK client lazily, on the first request that needs it, moves the "

@@ -12,7 +12,7 @@ async fn dynamo_store() -> DynamoCartStore {
     let table = std::env::var("CARTS_TABLE")
         .expect("CARTS_TABLE and AWS_ENDPOINT_URL must point at moto: run `make test`, which starts it");
     assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "AWS_ENDPOINT_URL must point at moto: run `make test`");
-    DynamoCartStore::new(bookish_shared::dynamo::client(&bookish_shared::aws::config().await), table)
+    DynamoCartStore::new(bookish_shared::dynamo::client(&bookish_shared::aws::config()), table)
 }
 
 fn owner() -> String {

@@ -12,7 +12,7 @@ async fn dynamo_store() -> DynamoBookStore {
     let table = std::env::var("BOOKS_TABLE")
         .expect("BOOKS_TABLE and AWS_ENDPOINT_URL must point at moto: run `make test`, which starts it");
     assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "AWS_ENDPOINT_URL must point at moto: run `make test`");
-    DynamoBookStore::new(bookish_shared::dynamo::client(&bookish_shared::aws::config().await), table)
+    DynamoBookStore::new(bookish_shared::dynamo::client(&bookish_shared::aws::config()), table)
 }
 
 fn ids(books: &[Book]) -> Vec<&str> {

@@ -17,7 +17,7 @@ async fn dynamo_store() -> DynamoStockStore {
     let table = std::env::var("STOCK_TABLE")
         .expect("STOCK_TABLE and AWS_ENDPOINT_URL must point at moto: run `make test`, which starts it");
     assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "AWS_ENDPOINT_URL must point at moto: run `make test`");
-    DynamoStockStore::new(bookish_shared::dynamo::client(&bookish_shared::aws::config().await), table)
+    DynamoStockStore::new(bookish_shared::dynamo::client(&bookish_shared::aws::config()), table)
 }
 
 macro_rules! contract {

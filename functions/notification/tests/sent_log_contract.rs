@@ -12,7 +12,7 @@ async fn dynamo_log() -> DynamoSentLog {
     let table = std::env::var("SENT_TABLE")
         .expect("SENT_TABLE and AWS_ENDPOINT_URL must point at moto: run `make test`, which starts it");
     assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "AWS_ENDPOINT_URL must point at moto: run `make test`");
-    DynamoSentLog::new(bookish_shared::dynamo::client(&bookish_shared::aws::config().await), table)
+    DynamoSentLog::new(bookish_shared::dynamo::client(&bookish_shared::aws::config()), table)
 }
 
 fn key(status: Status, channel: Channel) -> SentKey {

@@ -14,7 +14,7 @@ async fn dynamo_store() -> DynamoOrderStore {
     let table = std::env::var("ORDERS_TABLE")
         .expect("ORDERS_TABLE and AWS_ENDPOINT_URL must point at moto: run `make test`, which starts it");
     assert!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "AWS_ENDPOINT_URL must point at moto: run `make test`");
-    DynamoOrderStore::new(bookish_shared::dynamo::client(&bookish_shared::aws::config().await), table)
+    DynamoOrderStore::new(bookish_shared::dynamo::client(&bookish_shared::aws::config()), table)
 }
 
 fn customer() -> String {

@@ -10,7 +10,7 @@ use lambda_http::{service_fn, Error};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
-    let aws = bookish_shared::aws::config().await;
+    let aws = bookish_shared::aws::config();
     let store = DynamoCartStore::new(dynamo::client(&aws), config::required("CARTS_TABLE")?);
     let catalog = LambdaCatalog::from_env(&aws)?;
     let auth = Authenticator::from_env()?;

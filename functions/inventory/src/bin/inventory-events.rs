@@ -10,7 +10,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
-    let aws = bookish_shared::aws::config().await;
+    let aws = bookish_shared::aws::config();
     let store = DynamoStockStore::new(dynamo::client(&aws), config::required("STOCK_TABLE")?);
     let publisher = SqsPublisher::new(&aws);
     let queue_url = config::required("ORDER_STOCK_QUEUE_URL")?;

@@ -15,7 +15,7 @@ use notification::sms::SnsSms;
 async fn main() -> Result<(), Error> {
     telemetry::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
     // One SDK configuration for the four clients. Locally AWS_ENDPOINT_URL points it at moto.
-    let aws = bookish_shared::aws::config().await;
+    let aws = bookish_shared::aws::config();
     let sent = DynamoSentLog::new(aws_client!(aws_sdk_dynamodb, &aws), config::required("SENT_TABLE")?);
     let mailer = SesMailer::new(aws_client!(aws_sdk_sesv2, &aws), config::required("SENDER_EMAIL")?);
     let sms = SnsSms::new(aws_client!(aws_sdk_sns, &aws));

@@ -13,7 +13,7 @@ use order::store::DynamoOrderStore;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
-    let aws = bookish_shared::aws::config().await;
+    let aws = bookish_shared::aws::config();
     let payments = StripePayments::start(&aws)?;
     let store = DynamoOrderStore::from_env(&aws)?;
     let (cart, catalog) = (LambdaCart::from_env(&aws)?, LambdaCatalog::from_env(&aws)?);

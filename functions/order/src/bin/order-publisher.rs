@@ -9,7 +9,7 @@ use order::publisher::{relay, Routes};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
-    let publisher = SqsPublisher::new(&bookish_shared::aws::config().await);
+    let publisher = SqsPublisher::new(&bookish_shared::aws::config());
     let routes = Routes {
         inventory_queue: config::required("INVENTORY_QUEUE_URL")?,
         notification_queue: config::required("NOTIFICATION_QUEUE_URL")?,

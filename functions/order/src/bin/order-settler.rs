@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init(env!("CARGO_PKG_NAME"), env!("CARGO_BIN_NAME"));
-    let aws = bookish_shared::aws::config().await;
+    let aws = bookish_shared::aws::config();
     let payments = StripePayments::start(&aws)?;
     let store = DynamoOrderStore::from_env(&aws)?;
     let older_than = Duration::from_secs(config::required("SETTLE_AFTER_SECONDS")?.parse()?);
