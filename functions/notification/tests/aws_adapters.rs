@@ -8,6 +8,7 @@ use std::net::TcpStream;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
+use bookish_shared::aws::SdkConfig;
 use notification::consumer::handle_batch;
 use notification::directory::{CognitoDirectory, Contacts, Directory};
 use notification::mailer::{Email, Mailer, SesMailer};
@@ -25,14 +26,15 @@ fn sender() -> String {
     std::env::var("SENDER_EMAIL").expect("SENDER_EMAIL must be set: run `make test`")
 }
 
-async fn aws() -> aws_config::SdkConfig {
+/// The functions' own configuration, so the adapters are tested as they run.
+fn aws() -> SdkConfig {
     endpoint();
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    bookish_shared::aws::config()
 }
 
 /// SES refuses to send from an unknown identity. `make test` creates the sender's; doing it
 /// here too keeps this test runnable on its own (moto accepts a repeat).
-async fn mailer(aws: &aws_config::SdkConfig) -> SesMailer {
+async fn mailer(aws: &SdkConfig) -> SesMailer {
     let client = aws_sdk_sesv2::Client::new(aws);
     if let Err(err) = client.create_email_identity().email_identity(sender()).send().await {
         let exists = err.as_service_error().is_some_and(|e| e.is_already_exists_exception());
@@ -80,7 +82,7 @@ fn unique() -> String {
 
 #[tokio::test]
 async fn ses_mailer_sends_from_the_sender_identity() {
-    let aws = aws().await;
+    let aws = aws();
     let mailer = mailer(&aws).await;
     let to = format!("shopper-{}@bookish.example", unique());
     let email = Email {
@@ -101,7 +103,7 @@ async fn ses_mailer_sends_from_the_sender_identity() {
 
 #[tokio::test]
 async fn ses_mailer_reports_a_refusal() {
-    let aws = aws().await;
+    let aws = aws();
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&aws), format!("nobody-{}@unverified.example", unique()));
     let email = Email { to: "a@bookish.example".into(), subject: "s".into(), html: "h".into(), text: "t".into() };
     let err = mailer.send(&email).await.unwrap_err();
@@ -110,7 +112,7 @@ async fn ses_mailer_reports_a_refusal() {
 
 #[tokio::test]
 async fn sns_sms_texts_a_phone_number() {
-    let aws = aws().await;
+    let aws = aws();
     let sms = SnsSms::new(aws_sdk_sns::Client::new(&aws));
     let text = format!("Bookish: order {} is confirmed. Total $12.50.", unique());
     let message_id = sms.send("+15555550100", &text).await.unwrap();
@@ -122,7 +124,7 @@ async fn sns_sms_texts_a_phone_number() {
 
 #[tokio::test]
 async fn cognito_directory_reads_the_verified_contacts_on_an_account() {
-    let aws = aws().await;
+    let aws = aws();
     let client = aws_sdk_cognitoidentityprovider::Client::new(&aws);
     let directory = CognitoDirectory::new(client.clone(), user_pool_id());
     let create = |username: String, attributes: Vec<(&'static str, String)>| {
@@ -179,7 +181,7 @@ async fn cognito_directory_reads_the_verified_contacts_on_an_account() {
 #[tokio::test]
 async fn redeliveries_send_one_email_and_one_sms_through_aws() {
     let table = std::env::var("SENT_TABLE").expect("SENT_TABLE must name the sent table: run `make test`");
-    let aws = aws().await;
+    let aws = aws();
     let mailer = mailer(&aws).await;
     let sms = SnsSms::new(aws_sdk_sns::Client::new(&aws));
     let sent = DynamoSentLog::new(aws_sdk_dynamodb::Client::new(&aws), table);
