@@ -3,8 +3,9 @@
 
 Phases (each can be skipped or run alone with --only; see --help):
 
-  build    release binaries for this machine (cold start, memory, warm overhead) and
-           the arm64 Lambda zips (artifact size), before anything is timed
+  build    release binaries for this machine (cold start, memory, warm overhead; the functions'
+           copied to .local/bench/release) and the arm64 Lambda zips (artifact size), before
+           anything is timed
   stack    the local stack (moto + `cargo lambda watch --release` + driver), seeded
   cold     every Lambda binary, the hello-world floor, a do-nothing process (the harness's
            own cost) and the same catalog handler in Node.js and Python, exec'd fresh
@@ -20,8 +21,8 @@ Phases (each can be skipped or run alone with --only; see --help):
            ports, and for some routes through the AWS SDK against a stub DynamoDB
   cost     one real checkout through the local API, priced step by step (cost.py)
   load     wrk on the local API and on the Express reference, 30 s per route
-  e2e      concurrent shoppers place orders; POST to CONFIRMED and to the email, and where
-           the time goes, from the spans (e2e.py)
+  e2e      on a stack started afresh, concurrent shoppers place orders; POST to CONFIRMED and
+           to the email, and where the time goes, from the spans (e2e.py)
   report   BENCHMARKS.md from .local/bench/results.json, and infra/bench/last-run.json:
            those results, committed with the document so that every number in it can be
            checked (each phase's result says when and at which commit it was measured)
@@ -42,6 +43,7 @@ import platform
 import random
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -61,6 +63,7 @@ import cost  # noqa: E402
 import cpu_share  # noqa: E402
 import e2e  # noqa: E402
 import init_options  # noqa: E402
+import procs  # noqa: E402
 import provision  # noqa: E402
 import report  # noqa: E402
 import runtime_api  # noqa: E402
@@ -72,6 +75,10 @@ VENV_BIN = ROOT / ".venv" / "bin"
 NODE_DIR = HERE / "node"
 PYTHON_DIR = HERE / "python"
 RELEASE = ROOT / "target" / "release"
+# The binaries the cold, init-options and memory phases exec: copies the build phase takes of
+# target/release, because the stack's `cargo lambda watch --release` rebuilds the functions there
+# with the local stack's OTLP exporter (`cargo run --features bookish-shared/otlp`).
+MEASURED = OUT / "release"
 TARGETS = HERE / "targets.json"  # the promises each measure is judged against
 LAST_RUN = HERE / "last-run.json"  # committed: what BENCHMARKS.md was rendered from
 PHASES = ["build", "stack", "cold", "cold-throttled", "init-options", "memory", "overhead", "cost", "load", "e2e", "report"]
@@ -128,11 +135,20 @@ def build(packages: dict[str, list[str]]) -> None:
     One package at a time, as `sam build` and `cargo lambda watch` build them: a build of
     several packages unifies their features (the shared crate's SDK clients), and would
     measure binaries nobody deploys."""
+    shutil.rmtree(MEASURED, ignore_errors=True)
+    MEASURED.mkdir(parents=True)
+
+    def keep(bins: list[str]) -> None:
+        for binary in bins:
+            shutil.copy2(RELEASE / binary, MEASURED / binary)
+
     for package, bins in packages.items():
         run(["cargo", "build", "--release", "-p", package])
+        keep(bins)
         run(["make", "build", f"BINS={' '.join(bins)}"])
     # The floor's package is not among the workspace's default members (sam build's view).
     run(["cargo", "build", "--release", "-p", "bookish-bench"])
+    keep([FLOOR, HARNESS])
     run(["make", "build", f"BINS={FLOOR}", "PACKAGE=bookish-bench"])
 
 
@@ -247,6 +263,10 @@ def signed(maker, authorization: str):
     return make
 
 
+class BatchCutShort(SystemExit):
+    """A consumer reported batch item failures: what it does when its deadline nears."""
+
+
 def check_response(name: str, body: bytes) -> None:
     """Never time an error path: HTTP answers must be 2xx, batches must report no failures."""
     value = json.loads(body)
@@ -255,7 +275,7 @@ def check_response(name: str, body: bytes) -> None:
     if status is not None and not 200 <= status < 300:
         raise SystemExit(f"{name} answered {status}: {body[:600].decode(errors='replace')}")
     if failures:
-        raise SystemExit(f"{name} reported batch item failures: {failures}")
+        raise BatchCutShort(f"{name} reported batch item failures: {failures}")
 
 
 class Subjects:
@@ -306,7 +326,7 @@ class Subjects:
                     "catalog.handler"], NODE_DIR
         if name == "python":
             return [str(VENV_BIN / "python"), "-m", "awslambdaric", "catalog.handler"], PYTHON_DIR
-        return [str(RELEASE / name)], ROOT
+        return [str(MEASURED / name)], ROOT
 
     def env_for(self, name: str) -> dict[str, str]:
         cwd = self.start_args(name)[1]
@@ -349,7 +369,7 @@ class Subjects:
                 durations.append(nanos / 1e6)
                 try:
                     self.saw(name, body)
-                except SystemExit as failure:
+                except BatchCutShort as failure:
                     # A consumer cuts a batch short when moto stalls past the deadline: counted,
                     # and the run goes on unless it is more than a stray one.
                     failed.append(str(failure))
@@ -386,7 +406,7 @@ def phase_cold(subjects: Subjects, rounds: int) -> dict:
     results = {n: {"init_ms": summary(s["init"]), "first_response_ms": summary(s["first"])} for n, s in samples.items()}
     for name, result in results.items():
         argv = subjects.start_args(name)[0]
-        if argv[0].startswith(str(RELEASE)):  # what the page faults of a Rust subject's init scale with
+        if argv[0].startswith(str(MEASURED)):  # what the page faults of a Rust subject's init scale with
             result["binary_bytes"] = Path(argv[0]).stat().st_size
     return results
 
@@ -573,6 +593,24 @@ def phase_load(described: dict, seconds: int, connections: int) -> dict:
 # Main
 # --------------------------------------------------------------------------
 
+def stop_stack(local: stack.Local) -> None:
+    """The stack's processes stopped; Ctrl-C and SIGTERM stop the bench again (stop_all ignores them)."""
+    stack.stop_all(local)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def stack_memory_mib(local: stack.Local) -> str:
+    """moto's resident memory, for the log: what the phases before have made it keep."""
+    pid = procs.recorded(local.dir / "moto.pid", stack.MOTO_MARKER)
+    try:
+        status = Path(f"/proc/{pid}/status").read_text() if pid else ""
+    except OSError:
+        status = ""
+    rss = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+    return f"{int(rss.group(1)) // 1024:,}" if rss else "?"
+
+
 def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -665,17 +703,21 @@ def main() -> int:
         build(packages)
         save("build", {"seconds": round(time.monotonic() - started)})
         save("size", zip_sizes(binaries))
+    execs = {"cold", "cold-throttled", "init-options", "memory"} & set(phases)
+    if execs and not all((MEASURED / name).exists() for name in binaries + [FLOOR, HARNESS]):
+        raise SystemExit(f"{MEASURED.relative_to(ROOT)} lacks the binaries {', '.join(sorted(execs))} measure: "
+                         "run the build phase too")
     local = stack.Local("bench", *stack.PROFILES["bench"])
     needs_stack = {"stack", "cold", "cold-throttled", "init-options", "memory", "cost", "load", "e2e"} & set(phases)
+    # As many instances of each function as shoppers in the e2e phase: Lambda runs one
+    # per concurrent request, where one instance would queue them all behind each other.
+    up_args = argparse.Namespace(command="bench", dump_events=None, release=True,
+                                 seed=ROOT / "infra" / "seed" / "books.json", concurrency=args.e2e_shoppers)
     try:
-        if needs_stack:
+        if needs_stack - {"e2e"}:
             if "cost" in phases:  # the functions (through watch) and moto count every AWS call
                 os.environ[cost.COUNT_ENV] = "1"
             local.dir.mkdir(parents=True, exist_ok=True)
-            # As many instances of each function as shoppers in the e2e phase: Lambda runs one
-            # per concurrent request, where one instance would queue them all behind each other.
-            up_args = argparse.Namespace(command="bench", dump_events=None, release=True,
-                                         seed=ROOT / "infra" / "seed" / "books.json", concurrency=args.e2e_shoppers)
             _, described = stack.bring_up(local, up_args)
             # One real order first: the cost model prices its items as the checkout left
             # them, and the stock consumer gets that order's StockReserved to replay.
@@ -688,9 +730,10 @@ def main() -> int:
             save("cold_throttled", cpu_share.phase(subjects, args.rounds, summary, log=log))
         if "init-options" in phases:
             init_options.build(packages, log)
-            save("init_options", init_options.phase(subjects, args.rounds, summary, RELEASE, log=log))
+            save("init_options", init_options.phase(subjects, args.rounds, summary, MEASURED, log=log))
         if "memory" in phases:
             save("memory", phase_memory(subjects, args.invocations))
+            log(f"moto RSS after memory: {stack_memory_mib(local)} MiB")
         if "cost" in phases:
             durations = {name: m["duration_ms"]["median"] for name, m in results.get("memory", {}).items()
                          if isinstance(m, dict)}  # not the phase's stamp
@@ -700,14 +743,24 @@ def main() -> int:
             counted = counted_checkout(described, local.dir)
             save("cost_counted", counted["result"])
             (OUT / "cost-recorded.json").write_text(json.dumps(counted, indent=1) + "\n")  # what it was counted from
+            log(f"moto RSS after cost: {stack_memory_mib(local)} MiB")
         if "load" in phases:
             save("load", phase_load(described, args.load_seconds, args.connections))
+            log(f"moto RSS after load: {stack_memory_mib(local)} MiB")
         if "e2e" in phases:
+            # A stack of its own, without the cost phase's call counting: moto keeps what it
+            # is sent, and after the phases above it once grew to 23 GB and was OOM-killed here.
+            if needs_stack - {"e2e"}:
+                stop_stack(local)
+            os.environ.pop(cost.COUNT_ENV, None)
+            local.dir.mkdir(parents=True, exist_ok=True)
+            _, described = stack.bring_up(local, up_args)
             save("e2e", e2e.run(described, local.dir, args.e2e_orders, args.e2e_shoppers,
                                 sign_in(described, "admin"), summary))
+            log(f"moto RSS after e2e: {stack_memory_mib(local)} MiB")
     finally:
         if needs_stack:
-            stack.stop_all(local)
+            stop_stack(local)
     if "overhead" in phases:
         save("overhead", phase_overhead())
     if "report" in phases:

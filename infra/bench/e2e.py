@@ -419,7 +419,7 @@ def end_to_end(e2e: dict | None) -> str:
                  f"{e2e[key]['n']} |" for what, key in (("CONFIRMED", "written_to_confirmed_ms"),
                                                       ("the email sent", "written_to_email_ms"))]
     parts = [
-        f"{e2e['shoppers']} signed-in shoppers at once on the bench's local stack, each putting one of "
+        f"{e2e['shoppers']} signed-in shoppers at once on a local stack started afresh for them, each putting one of "
         f"{e2e['books']} books in their cart and checking out with the test card, one order after another, "
         f"{e2e['orders']} orders in all ({e2e['placing_s']:.0f} s, {e2e['orders_per_s']:.1f} orders/s; "
         f"{e2e['rate_limited']} checkouts were told to slow down by the per-shopper checkout limit and retried "
