@@ -69,7 +69,9 @@ def stop(pidfile: Path, marker: str, grace: float = 10.0) -> None:
         # cargo lambda watch starts each function in a session of its own, out of
         # reach of killpg: note the whole tree now, and sweep it at the end.
         tree = descendants(pid)
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
+        # A killed process holds its ports until the kernel has freed its memory: seconds for a
+        # moto of many GB.
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 60.0)):
             try:
                 os.killpg(pid, sig)
             except ProcessLookupError:
