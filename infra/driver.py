@@ -84,7 +84,9 @@ Differences from AWS, on purpose or by necessity:
   invocation slower than the function's Timeout is logged as one AWS would have cut
   off, not failed;
 - no MaximumBatchingWindowInSeconds, TumblingWindowInSeconds or ScalingConfig;
-- moto keeps stream records forever (AWS: 24 hours) and in one never-closing shard.
+- moto keeps stream records forever (AWS: 24 hours) and in one never-closing shard;
+- an idle shard is re-positioned from its checkpoint at each poll: after a cancelled
+  transaction moto's earlier iterators read a stale copy of the table's stream.
 
 Run by infra/stack.py (dev, up and test): infra/driver.py --stack .local/dev/stack.json
 --ready .local/dev/driver.ready, logging to .local/<name>/driver.log.
@@ -603,10 +605,16 @@ class StreamPoller(Poller):
         except streams.exceptions.ExpiredIteratorException:
             shard.iterator = self.position(shard)
             return
+        records = got.get("Records", [])
         shard.iterator = got.get("NextShardIterator")
         if shard.iterator is None:
             shard.closed = True
-        for raw in got.get("Records", []):
+        elif not records and (shard.checkpoint is not None or shard.start == "TRIM_HORIZON"):
+            # moto answers a cancelled transaction by putting back a copy of the table, and
+            # the iterators handed out before it read the old copy's stream for ever: with
+            # nothing to read, position afresh next time (never from LATEST: that would skip).
+            shard.iterator = None
+        for raw in records:
             record = stream_record(raw, self.mapping, self.region)
             if passes(self.mapping["filters"], record):
                 shard.buffer.append(record)

@@ -410,3 +410,28 @@ def test_stream_filter_checkpoint_bisect_and_on_failure(stack, aws, fake_lambda,
                                       "SizeBytes", "StreamViewType"}
     assert isinstance(first["dynamodb"]["ApproximateCreationDateTime"], (int, float))
     assert all(len(p["Records"]) <= mapping["batchSize"] for b, p in fake_lambda.calls)
+
+
+def test_stream_records_after_a_cancelled_transaction_still_arrive(stack, aws, fake_lambda, run_poller):
+    """moto puts back a copy of the table when a transaction on it is cancelled (an order's
+    guard failing, e.g. a concurrent duplicate checkout); the outbox written after it must
+    still reach order-publisher."""
+    ddb = aws("dynamodb")
+    table = stack.physical("AWS::DynamoDB::Table")["OrdersTable"]
+    fake_lambda.respond = lambda binary, payload: (200, {"batchItemFailures": []})
+
+    def number(record):
+        return json.loads(record["dynamodb"]["NewImage"]["event"]["S"])["n"]
+
+    run_poller("OrdersTable")
+    put_outbox(ddb, table, 101, sk_prefix="EVENT#cancelled-")
+    wait_until(lambda: 101 in [number(r) for r in fake_lambda.records("order-publisher")])
+
+    guarded = {"Put": {"TableName": table, "ConditionExpression": "attribute_not_exists(pk)",
+                       "Item": {"pk": {"S": "CUSTOMER#c1"}, "sk": {"S": "EVENT#cancelled-o1#0000000101"}}}}
+    with pytest.raises(ddb.exceptions.TransactionCanceledException):
+        ddb.transact_write_items(TransactItems=[guarded])
+
+    put_outbox(ddb, table, 102, sk_prefix="EVENT#cancelled-")
+    wait_until(lambda: 102 in [number(r) for r in fake_lambda.records("order-publisher")])
+    assert [number(r) for r in fake_lambda.records("order-publisher")].count(101) == 1
