@@ -23,6 +23,25 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def wait_closed(port: int, seconds: float) -> bool:
+    """True once nothing listens on port; False if something still does after seconds."""
+    deadline = time.monotonic() + seconds
+    while port_open(port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
+def listener(port: int) -> str:
+    """What listens on port, as `ss` shows it (process and pid), for an error message."""
+    try:
+        out = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (no ss)"
+    return " ".join(out.stdout.split()) or "nothing now"
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

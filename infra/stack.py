@@ -157,15 +157,20 @@ def http(method: str, url: str, body: bytes | None = None, headers: dict | None 
 # moto and localstripe
 # --------------------------------------------------------------------------
 
+PORT_FREED_SECONDS = 60
+
+
 def start_server(local: Local, name: str, script: str, port: int, ready, marker: str,
                  extra: tuple[str, ...] = ()) -> None:
     """Start infra/<script> on `port` (ours: `marker -p port`), or reuse the one a previous run
     of ours left there; wait until `ready()`."""
     pidfile = local.dir / f"{name}.pid"
-    if procs.port_open(port):
-        if procs.recorded(pidfile, f"{marker} -p {port}") is None:
-            raise Failure(f"port {port} is taken by a process this script did not start; stop it or pass "
-                          "another port")
+    ours = procs.recorded(pidfile, f"{marker} -p {port}") is not None
+    # A server just stopped can hold its port a while longer (a moto of many GB).
+    if procs.port_open(port) and (ours or not procs.wait_closed(port, PORT_FREED_SECONDS)):
+        if not ours:
+            raise Failure(f"port {port} is taken by a process this script did not start ({procs.listener(port)}); "
+                          "stop it or pass another port")
         log(f"reusing {name} on 127.0.0.1:{port}")
         return
     procs.stop(pidfile, marker)  # a hung leftover, or one on another port
