@@ -23,7 +23,7 @@ def listening() -> socket.socket:
     return s
 
 
-def test_a_port_freed_within_the_wait_is_taken(tmp_path, monkeypatch):
+def test_a_port_freed_within_the_wait_is_taken():
     held = listening()
     port = held.getsockname()[1]
     threading.Timer(1.0, held.close).start()
