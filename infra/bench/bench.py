@@ -748,8 +748,8 @@ def main() -> int:
             save("load", phase_load(described, args.load_seconds, args.connections))
             log(f"moto RSS after load: {stack_memory_mib(local)} MiB")
         if "e2e" in phases:
-            # A stack of its own, without the cost phase's call counting: moto keeps what it
-            # is sent, and after the phases above it once grew to 23 GB and was OOM-killed here.
+            # A stack of its own: without the cost phase's call counting, and with none of the
+            # state the phases above left in moto.
             if needs_stack - {"e2e"}:
                 stop_stack(local)
             os.environ.pop(cost.COUNT_ENV, None)
