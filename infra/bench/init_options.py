@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 import runtime_api
-from report import FLOOR
+from report import FLOOR, LAZY_CLIENTS
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -60,6 +60,12 @@ OPTIONS = [
            "not taken: it moves the cost into the first checkout, where it adds a network round trip to SSM on "
            "top; at init it overlaps the Runtime API's first poll",
            ["order-api"], patch=True),
+    Option(LAZY_CLIENTS,
+           "every AWS SDK client (and, in `order-api`, the Stripe warm-up) built by the first request that "
+           "needs it instead of at init",
+           "not taken: it moves the clients' setup into the first response rather than removing it, and a "
+           "configuration error then fails a shopper's request instead of the function's init",
+           ["order-api", "catalog-read"], patch=True),
     Option("traces-off",
            "`Tracing: PassThrough`: no X-Ray daemon address, so no OpenTelemetry pipeline or UDP socket is "
            "built (the function's own binary, another environment)",
