@@ -398,12 +398,14 @@ def ms(value: float) -> str:
     return f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
 
-def section(results: dict) -> str:
+def section(results: dict, stamp: Callable[[dict], str] = lambda phase: "") -> str:
     """The end-to-end part of BENCHMARKS.md, every number from results["e2e"], and the cold starts
-    under a Lambda-sized CPU share (cpu_share.section) when the run has them."""
-    text = end_to_end(results.get("e2e"))
+    under a Lambda-sized CPU share (cpu_share.section) when the run has them; `stamp` writes the line
+    that says when and at which commit each of the two was measured."""
+    text = (stamp(results["e2e"]) if "e2e" in results else "") + end_to_end(results.get("e2e"))
     if "cold_throttled" in results:
-        text += "\n\n**Cold start under a small function's CPU share**\n\n" + cpu_share.section(results)
+        text += ("\n\n**Cold start under a small function's CPU share**\n\n" + stamp(results["cold_throttled"])
+                 + cpu_share.section(results))
     return text
 
 

@@ -395,10 +395,9 @@ class Report:
         return provenance(counted) + cost.section(self.r)
 
     def end_to_end(self) -> str:
-        phases = [self.r[key] for key in ("e2e", "cold_throttled") if key in self.r]
-        if not phases or not hasattr(e2e, "section"):
+        if not any(key in self.r for key in ("e2e", "cold_throttled")):
             return NOT_MEASURED
-        return "".join(provenance(phase) for phase in phases) + e2e.section(self.r)
+        return e2e.section(self.r, stamp=provenance)
 
     # ---------------------------------------------------------------- load
     def load(self) -> str:

@@ -203,6 +203,9 @@ def test_the_cold_throttled_section_prints_only_numbers_from_the_results():
     # BENCHMARKS.md gets it through e2e.section, after the end-to-end part.
     both = e2e.section({**e2e_results(), **results})
     assert both.index("| CONFIRMED |") < both.index(text) and untraced_numbers(both, {**e2e_results(), **results}) == []
+    # Each part under its own stamp: the two phases run at different times of a bench.
+    stamped = e2e.section({**e2e_results(), **results}, stamp=lambda phase: "cgroup" if "cgroup" in phase else "spans")
+    assert stamped.index("spans") < stamped.index("| CONFIRMED |") < stamped.index("CPU share**\n\ncgroup")
 
 
 # --------------------------------------------------------------------------- cgroups
