@@ -10,13 +10,7 @@ run did not measure is not quoted with a number.
 from __future__ import annotations
 
 import cost
-
-try:
-    import e2e
-except ModuleNotFoundError as missing:  # until the end-to-end phase lands
-    if missing.name != "e2e":
-        raise
-    e2e = None
+import e2e
 
 FLOOR = "hello-world"
 # The init option whose result bounds the one not built (fewer SDK crates).
