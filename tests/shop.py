@@ -247,8 +247,9 @@ class Outbox:
     """What moto's SES and SNS sent (GET /moto-api/data.json), and the
     notification service's sent log (SentTable, `SENT#<orderId>#<status>#<channel>`).
 
-    data.json lists every model instance moto ever created (but DynamoDB's:
-    infra/moto_server.py), so it grows with the run and is slow to fetch. Tests therefore WAIT on the cheap sent log (the email is
+    data.json lists every model instance moto ever created but DynamoDB's (which
+    infra/moto_server.py does not keep), so it grows with the run. Tests therefore
+    WAIT on the cheap sent log (the email is
     out before its record says SENT), record what mail they expect with
     `expect_*`, and the expectations are checked against one data.json fetch
     at the end of the test module (`verify`, run by the `mail` fixture), each
